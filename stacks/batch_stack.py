@@ -1,0 +1,182 @@
+"""BatchStack: the seismic imaging platform's network, storage and Batch compute.
+
+Composition only; every resource is built by a construct in stacks/constructs/. The LSRTM-SGD
+workflow (Lambdas, SQS, state machine) is added on top of the handles this stack exposes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CfnOutput, IgnoreMode, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.config import AppConfig
+from stacks.constructs.batch_pool import BatchPool
+from stacks.constructs.network import ExperimentNetwork
+from stacks.constructs.secure_bucket import SecureBucket
+from stacks.constructs.seismic_jobs import GradientJobDefinition, MpiJobDefinition
+from stacks.constructs.shared_filesystem import SharedScratch
+from stacks.log_retention import retention
+from stacks.nag import acknowledge
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WORKER_DOCKERFILE = "containers/gradient_worker/Dockerfile"
+# The image's build context is the repository root, narrowed to what the Dockerfile copies.
+WORKER_CONTEXT = ["pyproject.toml", "workloads", "containers/gradient_worker"]
+
+
+class BatchStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        cfg = config.batch
+        log_retention = retention(cfg.log_retention_days)
+
+        self.network = ExperimentNetwork(
+            self,
+            "Network",
+            cidr=cfg.vpc_cidr,
+            max_azs=cfg.max_azs,
+            availability_zones=cfg.availability_zones or None,
+            nat_gateways=cfg.nat_gateways,
+            log_retention=log_retention,
+        )
+        vpc = self.network.vpc
+        self.data = SecureBucket(self, "Data", existing_bucket_name=cfg.existing_bucket_name)
+        self.bucket = self.data.bucket
+
+        # --- compute ---------------------------------------------------------------------------
+        self.worker_security_group = ec2.SecurityGroup(
+            self, "WorkerSecurityGroup", vpc=vpc, description="Batch workers: outbound only, plus MPI between nodes"
+        )
+        # MPI ranks of one multi-node job talk on ephemeral ports; only members of this group may connect.
+        self.worker_security_group.connections.allow_internally(ec2.Port.all_tcp(), "MPI between job nodes")
+
+        # a cluster placement group lives in one AZ, so multi-node environments get one subnet
+        worker_subnets = vpc.select_subnets(subnet_type=self.network.worker_subnets.subnet_type).subnets
+        multi_node_subnet = ec2.SubnetSelection(subnets=worker_subnets[:1])
+        self.placement_group = ec2.PlacementGroup(
+            self, "MpiPlacementGroup", strategy=ec2.PlacementGroupStrategy.CLUSTER
+        )
+        self.scratch = SharedScratch(self, "Scratch", vpc=vpc, subnets=self.network.worker_subnets)
+        self.scratch.file_system.connections.allow_default_port_from(self.worker_security_group, "NFS from workers")
+
+        self.instance_role = iam.Role(
+            self,
+            "InstanceRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonEC2ContainerServiceforEC2Role")
+            ],
+        )
+        acknowledge(
+            self.instance_role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role]",
+            "AmazonEC2ContainerServiceforEC2Role is the AWS-maintained policy the ECS agent on Batch instances "
+            "needs; jobs get their own job role, and IMDS hop limit 1 keeps containers off this role",
+        )
+
+        self.pools: dict[str, BatchPool] = {}
+        for ce in cfg.compute_environments:
+            self.pools[ce.key] = BatchPool(
+                self,
+                f"Pool-{ce.key}",
+                config=ce,
+                queue_name=config.name(ce.key),
+                launch_template_name=config.name(ce.key, "workers"),
+                vpc=vpc,
+                subnets=multi_node_subnet if ce.multi_node else self.network.worker_subnets,
+                security_group=self.worker_security_group,
+                instance_role=self.instance_role,
+                placement_group=self.placement_group if ce.multi_node else None,
+            )
+
+        # --- worker image and job definitions --------------------------------------------------
+        self.worker_image = ecr_assets.DockerImageAsset(
+            self,
+            "GradientWorkerImage",
+            directory=str(REPO_ROOT),
+            file=WORKER_DOCKERFILE,
+            platform=ecr_assets.Platform.LINUX_AMD64,
+            ignore_mode=IgnoreMode.DOCKER,
+            exclude=["*", *(f"!{p}" for p in WORKER_CONTEXT), "**/__pycache__", "**/*.pyc"],
+        )
+        self.job_log_group = logs.LogGroup(
+            self, "JobLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.job_role = iam.Role(
+            self,
+            "JobRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Seismic worker: read models and shots, write gradients",
+        )
+        # Object access only (no listing, no deletes): workers fetch inputs and write their own results.
+        self.job_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[self.bucket.arn_for_objects("*")],
+            )
+        )
+        self.scratch.file_system.grant_read_write(self.job_role)
+        acknowledge(
+            self.job_role.node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::<{self.get_logical_id(self.bucket.node.default_child)}.Arn>/*]",
+            "object-level S3 actions need the bucket's /* resource: workers read models and shots and write "
+            "gradients under keys chosen per execution; no other bucket is reachable",
+        )
+        self.execution_role = iam.Role(
+            self, "JobExecutionRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com")
+        )
+        self.worker_image.repository.grant_pull(self.execution_role)
+        self.job_log_group.grant_write(self.execution_role)
+        acknowledge(
+            self.execution_role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions and must be granted on '*'",
+        )
+
+        environment = {"S3_BUCKET": self.bucket.bucket_name}
+        gradient_queue = self.pools[cfg.gradient_job.queue].job_queue
+        self.gradient_job = GradientJobDefinition(
+            self,
+            "GradientJob",
+            name=config.name("gradient"),
+            config=cfg.gradient_job,
+            image=ecs.ContainerImage.from_docker_image_asset(self.worker_image),
+            job_role=self.job_role,
+            execution_role=self.execution_role,
+            log_group=self.job_log_group,
+            environment=environment,
+        )
+        mpi_queue = self.pools[cfg.mpi_job.queue].job_queue
+        self.mpi_job = MpiJobDefinition(
+            self,
+            "MpiJob",
+            name=config.name("gradient-mpi"),
+            config=cfg.mpi_job,
+            image_uri=self.worker_image.image_uri,
+            job_role=self.job_role,
+            execution_role=self.execution_role,
+            log_group=self.job_log_group,
+            scratch=self.scratch,
+            environment=environment,
+        )
+
+        # --- what to do next -------------------------------------------------------------------
+        CfnOutput(self, "DataBucket", value=self.bucket.bucket_name, description="models, shots, gradients, images")
+        CfnOutput(self, "GradientJobQueue", value=gradient_queue.job_queue_name)
+        CfnOutput(self, "GradientJobDefinition", value=self.gradient_job.job_definition.job_definition_arn)
+        CfnOutput(self, "MpiJobQueue", value=mpi_queue.job_queue_name)
+        CfnOutput(self, "MpiJobDefinition", value=self.mpi_job.job_definition_arn)
+        CfnOutput(
+            self,
+            "BatchConsole",
+            value=f"https://{self.region}.console.aws.amazon.com/batch/home?region={self.region}#queues",
+            description="watch queues and jobs",
+        )
+
