@@ -35,7 +35,7 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 install: $(PY_STAMP) $(NODE_STAMP)  ## create .venv and node_modules (skipped when up to date)
 
 synth: install  ## synthesize every stack into cdk.out
-	$(CDK) synth --quiet --all
+	$(CDK) synth --quiet
 
 demo: install  ## synthesize every stack and print a summary (resources, outputs, nag findings)
 	$(BIN)/python -m tools.demo

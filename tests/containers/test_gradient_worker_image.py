@@ -1,0 +1,51 @@
+"""The gradient worker image, checked by reading (no Docker daemon here): pins agree with the tested
+environment, everything the Dockerfile copies is inside the narrowed build context, it runs as non-root."""
+
+from __future__ import annotations
+
+import re
+
+from stacks.batch_stack import WORKER_CONTEXT, WORKER_DOCKERFILE
+from tests.conftest import REPO_ROOT
+
+DOCKERFILE = REPO_ROOT / WORKER_DOCKERFILE
+IMAGE_REQUIREMENTS = DOCKERFILE.parent / "requirements.txt"
+
+
+def _pins(path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            pins[re.sub(r"\[.*\]", "", name).lower()] = version
+    return pins
+
+
+def test_image_pins_are_the_versions_the_tests_run_with():
+    image = _pins(IMAGE_REQUIREMENTS)
+    dev = _pins(REPO_ROOT / "requirements-dev.txt")
+    assert {"devito", "mpi4py", "mpich", "segyio", "numpy"} <= set(image)
+    for name, version in image.items():
+        assert dev.get(name) == version, f"{name}: image {version}, requirements-dev.txt {dev.get(name)}"
+
+
+def test_everything_copied_is_inside_the_build_context():
+    sources = [
+        line.split()[1]
+        for line in DOCKERFILE.read_text().splitlines()
+        if line.startswith("COPY ") and "--from=" not in line
+    ]
+    assert sources
+    for source in sources:
+        assert (REPO_ROOT / source).exists(), source
+        assert any(source == c or source.startswith(c + "/") for c in WORKER_CONTEXT), source
+
+
+def test_final_stage_runs_as_a_non_root_user_and_keeps_only_the_runtime_compiler():
+    final_stage = DOCKERFILE.read_text().split("\nFROM ")[-1]
+    users = re.findall(r"^USER (\S+)", final_stage, flags=re.M)
+    assert users and not users[-1].startswith(("root", "0"))
+    installs = " ".join(re.findall(r"apt-get install[^\n]*", final_stage))
+    assert "gcc" in installs  # Devito JIT-compiles at run time
+    assert not re.search(r"\b(g\+\+|build-essential|make|cmake)\b", installs)
