@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+
+from workloads.lsrtm.params import InvalidInput, RunParameters
+from workloads.lsrtm.shots import shot_for_array_index, shots_for_iteration
+
+VALID = {
+    "iterations": 3,
+    "batchsize": 4,
+    "model": {"velocity_key": "models/m.npy", "metadata_key": "models/m.json"},
+    "data": {"prefix": "data/", "num_shots": 10},
+}
+
+
+def test_a_valid_input_parses_and_derives_the_seed_step():
+    params = RunParameters.parse(VALID)
+    assert params.step_size == pytest.approx(1e-4)  # step_length 1, step_scaling -10000 as in the seed
+    assert params.data.key(3) == "data/shot_3.segy"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"batchsize": 11}, "exceeds data.num_shots"),
+        ({"iterations": 0}, "iterations"),
+        ({"step_scaling": 0}, "step_scaling"),
+        ({"unknown": 1}, "unknown"),
+        ({"model": {"velocity_key": "m.npy"}}, "model.metadata_key"),
+        ({"physics": {"imaging": "magic"}}, "physics.imaging"),
+    ],
+)
+def test_bad_input_is_refused_with_every_problem_named(change, message):
+    with pytest.raises(InvalidInput, match=message):
+        RunParameters.parse({**VALID, **change})
+
+
+def test_not_an_object():
+    with pytest.raises(InvalidInput, match="JSON object"):
+        RunParameters.parse([1, 2])
+
+
+def test_shots_are_deterministic_distinct_and_vary_by_iteration():
+    a = shots_for_iteration(seed=7, iteration=1, batchsize=8, num_shots=20)
+    assert a == shots_for_iteration(seed=7, iteration=1, batchsize=8, num_shots=20)
+    assert len(set(a)) == 8 and all(0 <= s < 20 for s in a)
+    assert a != shots_for_iteration(seed=7, iteration=2, batchsize=8, num_shots=20)
+    assert shots_for_iteration(seed=0, iteration=1, batchsize=20, num_shots=20) == list(range(20))
+    assert shot_for_array_index(a, 0) == a[0]
+    with pytest.raises(ValueError):
+        shot_for_array_index(a, 8)

@@ -1,0 +1,36 @@
+"""Where every object of a run lives in the bucket. The only place key patterns are written."""
+
+from __future__ import annotations
+
+RUNS_PREFIX = "runs/"
+
+
+def run_prefix(run_id: str) -> str:
+    return f"{RUNS_PREFIX}{run_id}/"
+
+
+def iteration_prefix(run_id: str, iteration: int) -> str:
+    return f"{run_prefix(run_id)}iteration_{iteration:04d}/"
+
+
+def manifest_key(run_id: str, iteration: int) -> str:
+    """Task token, shots and step of one iteration, written before the job is submitted."""
+    return f"{iteration_prefix(run_id, iteration)}manifest.json"
+
+
+def partial_gradient_key(run_id: str, iteration: int, shot: int) -> str:
+    """One shot's gradient; the key depends only on (run, iteration, shot), so a retried worker overwrites."""
+    return f"{iteration_prefix(run_id, iteration)}partial/shot_{shot:06d}.npz"
+
+
+def accumulator_key(run_id: str, iteration: int) -> str:
+    return f"{iteration_prefix(run_id, iteration)}accumulator.npz"
+
+
+def image_key(run_id: str, iteration: int) -> str:
+    """The image after `iteration` SGD steps (iteration 0 = the starting image, zeros)."""
+    return f"{run_prefix(run_id)}image_{iteration:04d}.npy"
+
+
+def report_key(run_id: str) -> str:
+    return f"{run_prefix(run_id)}report.json"

@@ -1,0 +1,104 @@
+"""The LSRTM-SGD execution input: what a user starts an execution with, validated before anything runs.
+
+Field names follow the seed's parameters.json where they carry over (batchsize, num_shots,
+step_length, step_scaling, space_order), grouped and typed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+
+
+class InvalidInput(ValueError):
+    """The execution input cannot run; the message lists every problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelInput(_Strict):
+    velocity_key: str = Field(description="S3 key of the model (.npy, squared slowness s^2/km^2, shape nx x nz)")
+    metadata_key: str = Field(description="S3 key of the model's JSON metadata (shape, spacing, origin)")
+    water_key: str | None = Field(default=None, description="S3 key of the water mask (.npy, 1 in water)")
+
+
+class DataInput(_Strict):
+    prefix: str = Field(description="S3 prefix of the shots; shot i is <prefix><name><i>.segy")
+    name: str = "shot_"
+    num_shots: int = Field(ge=1, le=100_000)
+    first_shot: int = Field(default=0, ge=0, description="index of the first shot file")
+
+    def key(self, shot: int) -> str:
+        return f"{self.prefix}{self.name}{self.first_shot + shot}.segy"
+
+
+class PhysicsInput(_Strict):
+    space_order: int = Field(default=8, ge=2, le=16)
+    imaging: Literal["isic", "xcorr"] = "isic"
+    storage: Literal["auto", "full", "subsampled", "checkpointed"] = "auto"
+    memory_budget_mib: int = Field(default=48_000, ge=64)
+    f0_khz: float = Field(default=0.020, gt=0, description="Ricker peak frequency in kHz (20 Hz in the seed)")
+    aperture_buffer_m: float = Field(default=5000.0, ge=0)
+
+
+class JobInput(_Strict):
+    vcpus: int | None = Field(default=None, ge=1, description="override the job definition's vCPUs")
+    memory_mib: int | None = Field(default=None, ge=512)
+    num_nodes: int = Field(default=2, ge=1, le=64, description="multi-node variant only")
+
+
+class RunParameters(_Strict):
+    iterations: int = Field(ge=1, le=1000, description="SGD iterations (the seed's maxiter)")
+    batchsize: int = Field(ge=1, le=10_000, description="shots per iteration, one array child each")
+    model: ModelInput
+    data: DataInput
+    step_length: float = Field(default=1.0, gt=0)
+    step_scaling: float = Field(default=-10_000, description="< 0: step = length/|scaling|, else length*scaling")
+    seed: int = Field(default=0, ge=0, description="with the iteration, decides the shots")
+    physics: PhysicsInput = PhysicsInput()
+    job: JobInput = JobInput()
+    bucket: str | None = Field(default=None, description="defaults to the stack's data bucket")
+
+    @field_validator("step_scaling")
+    @classmethod
+    def _nonzero(cls, v: float) -> float:
+        if v == 0:
+            raise ValueError("step_scaling must not be 0")
+        return v
+
+    @model_validator(mode="after")
+    def _batch_fits(self) -> Self:
+        if self.batchsize > self.data.num_shots:
+            raise ValueError(
+                f"batchsize={self.batchsize} exceeds data.num_shots={self.data.num_shots}: "
+                "an iteration uses each shot at most once"
+            )
+        return self
+
+    @property
+    def step_size(self) -> float:
+        if self.step_scaling < 0:
+            return self.step_length / abs(self.step_scaling)
+        return self.step_length * self.step_scaling
+
+    @classmethod
+    def parse(cls, raw: object) -> RunParameters:
+        if not isinstance(raw, dict):
+            raise InvalidInput(f"the execution input must be a JSON object, got {type(raw).__name__}")
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = [f"{'.'.join(map(str, e['loc'])) or '(input)'}: {e['msg']}" for e in exc.errors()]
+            raise InvalidInput("invalid execution input: " + "; ".join(problems)) from None
+
+
+def check_run_id(run_id: str) -> str:
+    if not RUN_ID_PATTERN.fullmatch(run_id):
+        raise InvalidInput(f"run id {run_id!r} must be 1-80 characters of letters, digits, '_', '.', '-'")
+    return run_id
