@@ -9,6 +9,11 @@ def run_prefix(run_id: str) -> str:
     return f"{RUNS_PREFIX}{run_id}/"
 
 
+def parameters_key(run_id: str) -> str:
+    """The validated execution input; workers read their physics and data settings from it."""
+    return f"{run_prefix(run_id)}parameters.json"
+
+
 def iteration_prefix(run_id: str, iteration: int) -> str:
     return f"{run_prefix(run_id)}iteration_{iteration:04d}/"
 
@@ -21,6 +26,11 @@ def manifest_key(run_id: str, iteration: int) -> str:
 def partial_gradient_key(run_id: str, iteration: int, shot: int) -> str:
     """One shot's gradient; the key depends only on (run, iteration, shot), so a retried worker overwrites."""
     return f"{iteration_prefix(run_id, iteration)}partial/shot_{shot:06d}.npz"
+
+
+def result_key(run_id: str, iteration: int) -> str:
+    """Misfit and image key of a finished iteration (small JSON, kept for the report)."""
+    return f"{iteration_prefix(run_id, iteration)}result.json"
 
 
 def accumulator_key(run_id: str, iteration: int) -> str:

@@ -14,6 +14,7 @@ class PartialGradientMessage(BaseModel):
     run_id: str
     iteration: int = Field(ge=1)
     shot: int = Field(ge=0)
+    bucket: str
     key: str
     misfit: float = Field(ge=0)
 

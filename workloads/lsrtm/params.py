@@ -23,9 +23,10 @@ class _Strict(BaseModel):
 
 
 class ModelInput(_Strict):
-    velocity_key: str = Field(description="S3 key of the model (.npy, squared slowness s^2/km^2, shape nx x nz)")
-    metadata_key: str = Field(description="S3 key of the model's JSON metadata (shape, spacing, origin)")
-    water_key: str | None = Field(default=None, description="S3 key of the water mask (.npy, 1 in water)")
+    key: str = Field(description="S3 key of the background model (.npz of workloads.seismic.Model: squared "
+                     "slowness s^2/km^2, spacing, origin)")
+    water_key: str | None = Field(default=None, description="S3 key of the water mask (.npy, 1 in water); "
+                                  "default: derived from the model's velocity")
 
 
 class DataInput(_Strict):

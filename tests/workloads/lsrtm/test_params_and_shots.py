@@ -8,7 +8,7 @@ from workloads.lsrtm.shots import shot_for_array_index, shots_for_iteration
 VALID = {
     "iterations": 3,
     "batchsize": 4,
-    "model": {"velocity_key": "models/m.npy", "metadata_key": "models/m.json"},
+    "model": {"key": "models/m.npz"},
     "data": {"prefix": "data/", "num_shots": 10},
 }
 
@@ -26,7 +26,7 @@ def test_a_valid_input_parses_and_derives_the_seed_step():
         ({"iterations": 0}, "iterations"),
         ({"step_scaling": 0}, "step_scaling"),
         ({"unknown": 1}, "unknown"),
-        ({"model": {"velocity_key": "m.npy"}}, "model.metadata_key"),
+        ({"model": {"water_key": "w.npy"}}, "model.key"),
         ({"physics": {"imaging": "magic"}}, "physics.imaging"),
     ],
 )

@@ -35,7 +35,7 @@ def _setup(store: MemoryStore, shots: list[int], iteration: int = 1) -> Iteratio
 def _worker_writes(store: MemoryStore, shot: int, iteration: int = 1) -> PartialGradientMessage:
     key = layout.partial_gradient_key(RUN, iteration, shot)
     store.put(key, to_npy_bytes(_partial(shot)))
-    return PartialGradientMessage(run_id=RUN, iteration=iteration, shot=shot, key=key, misfit=float(shot + 1))
+    return PartialGradientMessage(run_id=RUN, iteration=iteration, shot=shot, bucket='b', key=key, misfit=float(shot + 1))
 
 
 class CrashingStore(MemoryStore):

@@ -1,0 +1,57 @@
+"""ObjectStore on S3 (workloads.lsrtm.store.ObjectStore). Clients come from boto3's default chain, so
+AWS_ENDPOINT_URL_S3 points the same code at a local emulator."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import boto3
+from botocore.exceptions import ClientError
+
+from workloads.lsrtm.store import ObjectNotFound
+
+MULTIPART_THRESHOLD = 64 * 1024 * 1024
+
+
+class S3Store:
+    def __init__(self, bucket: str, client=None) -> None:
+        self.bucket = bucket
+        self.client = client or boto3.client("s3")
+
+    def get(self, key: str) -> bytes:
+        with self.open(key) as body:
+            return body.read()
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                raise ObjectNotFound(f"s3://{self.bucket}/{key}") from None
+            raise
+
+    def put(self, key: str, data: bytes) -> None:
+        # a single PUT (up to 5 GB) is atomic: readers see the old object or the new one, never a mix
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "NotFound"):
+                return False
+            raise
+
+    def list(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        return keys
+
+    def delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+            chunk = keys[start : start + 1000]
+            self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
+            )

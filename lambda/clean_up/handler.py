@@ -1,0 +1,51 @@
+"""Last step, on success and on failure: stop what still runs, delete intermediate objects, write the report.
+
+Event: {"run": <run state>, "status": "SUCCEEDED" | "FAILED", "error": {"Error", "Cause"} (on failure)}.
+Kept: parameters, manifests, per-iteration results and every image. Deleted: partial gradients and
+accumulators (82 MB each for BP 2004). The report lists the misfit per iteration.
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+from aws_lambda_powertools import Logger
+
+from adapters.s3_store import S3Store
+from workloads.lsrtm import layout
+from workloads.lsrtm.messages import IterationManifest
+
+logger = Logger(service="lsrtm-clean-up")
+TERMINATE_REASON = "LSRTM-SGD execution ended"
+
+
+def handler(event: dict, context: object) -> dict:
+    run = event["run"]
+    run_id, bucket = run["run_id"], run["bucket"]
+    status = event.get("status", "SUCCEEDED")
+    store = S3Store(bucket)
+    keys = store.list(layout.run_prefix(run_id))
+
+    manifests = [IterationManifest.from_json(store.get(k)) for k in keys if k.endswith("/manifest.json")]
+    if status != "SUCCEEDED":
+        batch = boto3.client("batch")
+        for job_id in (j for m in manifests for j in m.job_ids):
+            batch.terminate_job(jobId=job_id, reason=TERMINATE_REASON)  # no-op for finished jobs
+
+    results = sorted(
+        (json.loads(store.get(k)) for k in keys if k.endswith("/result.json")), key=lambda r: r["iteration"]
+    )
+    intermediate = [k for k in keys if "/partial/" in k or k.endswith("/accumulator.npz")]
+    store.delete(intermediate)
+    report = {
+        "run_id": run_id,
+        "status": status,
+        "error": event.get("error"),
+        "iterations": [{"iteration": r["iteration"], "misfit": r["misfit"], "image_key": r["image_key"]} for r in results],
+        "final_image_key": results[-1]["image_key"] if results else None,
+        "deleted_objects": len(intermediate),
+    }
+    store.put(layout.report_key(run_id), json.dumps(report, indent=2).encode())
+    logger.info("run finished", extra={"run_id": run_id, "status": status, "iterations": len(results)})
+    return report

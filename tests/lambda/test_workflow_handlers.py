@@ -1,0 +1,144 @@
+"""The LSRTM-SGD handlers against moto S3: one iteration end to end, duplicates, failures, bad input."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import numpy as np
+import pytest
+
+from adapters.s3_store import S3Store
+from tools.lambdas import invoke
+from workloads.lsrtm import layout
+from workloads.lsrtm.arrays import from_npy_bytes, to_npy_bytes
+from workloads.lsrtm.messages import PartialGradientMessage
+from workloads.lsrtm.params import InvalidInput
+
+BUCKET = "seismic-data"
+SHAPE = (6, 4)
+INPUT = {
+    "iterations": 2,
+    "batchsize": 3,
+    "model": {"key": "models/m.npz"},
+    "data": {"prefix": "data/", "num_shots": 5},
+    "step_length": 1,
+    "step_scaling": -10,
+}
+
+
+def _inputs(s3) -> None:
+    s3.put_object(Bucket=BUCKET, Key="models/m.npz", Body=b"model")
+    for shot in range(5):
+        s3.put_object(Bucket=BUCKET, Key=f"data/shot_{shot}.segy", Body=b"segy")
+
+
+def _sqs_event(messages: list[PartialGradientMessage]) -> dict:
+    return {"Records": [
+        {
+            "messageId": str(uuid.uuid4()),
+            "receiptHandle": "r",
+            "body": m.to_json(),
+            "attributes": {"MessageGroupId": m.group_id, "MessageDeduplicationId": m.deduplication_id,
+                           "ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+        }
+        for m in messages
+    ]}
+
+
+def _worker(store: S3Store, run_id: str, iteration: int, shot: int) -> PartialGradientMessage:
+    gradient = np.full(SHAPE, float(shot + 1), np.float32)
+    key = layout.partial_gradient_key(run_id, iteration, shot)
+    store.put(key, to_npy_bytes(gradient))
+    return PartialGradientMessage(run_id=run_id, iteration=iteration, shot=shot, bucket=BUCKET, key=key,
+                                  misfit=10.0 * (shot + 1))
+
+
+def test_one_iteration_from_validation_to_clean_up(aws):
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-1"})
+    assert run == {"run_id": "exec-1", "bucket": BUCKET, "iteration": 0, "iterations": 2}
+
+    submitted = invoke("submit_gradient_job", {"token": "tok-1", "run": run})
+    (request,) = aws.batch.submitted
+    assert request["arrayProperties"] == {"size": 3}
+    assert request["parameters"] == {"run_id": "exec-1", "iteration": "1"}
+    shots = submitted["shots"]
+    assert len(set(shots)) == 3
+
+    store = S3Store(BUCKET)
+    messages = [_worker(store, "exec-1", 1, s) for s in shots]
+    def reduce(event, _):
+        return invoke("reduce_gradients", event)
+
+    # first two arrive, one of them twice; then the last, then a late duplicate
+    assert reduce(_sqs_event([messages[0], messages[1], messages[0]]), None) == {"batchItemFailures": []}
+    assert "tok-1" not in aws.sfn.answers
+    reduce(_sqs_event([messages[2]]), None)
+    reduce(_sqs_event([messages[1]]), None)
+
+    kind, output = aws.sfn.answers["tok-1"]
+    output = json.loads(output)
+    assert kind == "success" and output["iteration"] == 1
+    assert output["misfit"] == pytest.approx(sum(10.0 * (s + 1) for s in shots))
+    image = from_npy_bytes(store.get(output["image_key"]))
+    np.testing.assert_allclose(image, -0.1 * sum(s + 1 for s in shots) * np.ones(SHAPE), rtol=1e-6)
+
+    report = invoke("clean_up", {"run": run, "status": "SUCCEEDED"})
+    assert [it["iteration"] for it in report["iterations"]] == [1]
+    assert report["deleted_objects"] == 4  # three partial gradients and the accumulator
+    assert not store.list(layout.iteration_prefix("exec-1", 1) + "partial/")
+    assert store.exists(output["image_key"])
+
+
+def test_submitting_twice_refreshes_the_token_without_a_second_job(aws):
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-2"})
+    invoke("submit_gradient_job", {"token": "tok-a", "run": run})
+    invoke("submit_gradient_job", {"token": "tok-b", "run": run})
+    assert len(aws.batch.submitted) == 1
+    manifest = json.loads(S3Store(BUCKET).get(layout.manifest_key("exec-2", 1)))
+    assert manifest["task_token"] == "tok-b"
+
+
+def test_a_broken_message_fails_only_its_group(aws):
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-3"})
+    submitted = invoke("submit_gradient_job", {"token": "tok-3", "run": run})
+    store = S3Store(BUCKET)
+    good = _worker(store, "exec-3", 1, submitted["shots"][0])
+    event = _sqs_event([good])
+    event["Records"].append({**event["Records"][0], "messageId": "bad", "body": "{not json",
+                             "attributes": {"MessageGroupId": "other.1"}})
+    result = invoke("reduce_gradients", event)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert store.exists(layout.accumulator_key("exec-3", 1))
+
+
+def test_a_failed_job_fails_the_iteration_with_a_clear_cause(aws):
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-4"})
+    submitted = invoke("submit_gradient_job", {"token": "tok-4", "run": run})
+    event = {"detail-type": "Batch Job State Change", "source": "aws.batch", "detail": {
+        "jobName": "exec-4-it1", "jobId": "job-1:2", "status": "FAILED", "statusReason": "Essential container exited",
+        "parameters": {"run_id": "exec-4", "iteration": "1"}, "arrayProperties": {"index": 2}}}
+    result = invoke("gradient_job_failed", event)
+    kind, error, cause = aws.sfn.answers["tok-4"]
+    assert (kind, error) == ("failure", "GradientJobFailed")
+    assert f"shot {submitted['shots'][2]}" in cause and "Essential container exited" in cause
+    assert result["failed"]
+    report = invoke("clean_up", {"run": run, "status": "FAILED", "error": {"Error": error, "Cause": cause}})
+    assert aws.batch.terminated == ["job-1"] and report["status"] == "FAILED"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"batchsize": 9}, "exceeds data.num_shots"), ({"data": {"prefix": "nope/", "num_shots": 5}}, "not found")],
+)
+def test_bad_input_is_refused_before_anything_is_submitted(aws, change, message):
+    _inputs(aws.s3)
+    with pytest.raises(InvalidInput, match=message):
+        invoke("validate_input", {"input": {**INPUT, **change}, "execution": "exec-5"})
+    assert aws.batch.submitted == []

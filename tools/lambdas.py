@@ -1,0 +1,56 @@
+"""Load a Lambda handler from lambda/<name>/handler.py (the folder `lambda` is a Python keyword, so by path)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
+
+
+def handler_names() -> list[str]:
+    return sorted(p.parent.name for p in LAMBDA_ROOT.glob("*/handler.py"))
+
+
+def load_handler(name: str, function: str = "handler") -> Callable:
+    """The handler function of lambda/<name>/handler.py, imported once as module '<name>.handler'."""
+    module_name = f"{name}.handler"
+    module = sys.modules.get(module_name)
+    if module is None:
+        path = LAMBDA_ROOT / name / "handler.py"
+        if not path.exists():
+            raise FileNotFoundError(f"no handler at {path}; known: {handler_names()}")
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return getattr(module, function)
+
+
+class LocalContext:
+    """The parts of the Lambda context object handlers and Powertools read."""
+
+    def __init__(self, function_name: str, timeout_s: float = 900.0, memory_mb: int = 1024) -> None:
+        import time
+        import uuid
+
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = memory_mb
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        import time
+
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def invoke(name: str, event: dict) -> object:
+    """Call lambda/<name>/handler.py's handler as Lambda would, with a local context."""
+    return load_handler(name)(event, LocalContext(name))
