@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, IgnoreMode, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, IgnoreMode, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
@@ -18,17 +18,19 @@ from constructs import Construct
 
 from stacks.config import AppConfig
 from stacks.constructs.batch_pool import BatchPool
+from stacks.constructs.lsrtm_workflow import GradientMessages, LsrtmWorkflow
 from stacks.constructs.network import ExperimentNetwork
 from stacks.constructs.secure_bucket import SecureBucket
 from stacks.constructs.seismic_jobs import GradientJobDefinition, MpiJobDefinition
 from stacks.constructs.shared_filesystem import SharedScratch
 from stacks.log_retention import retention
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, arn_in_finding
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKER_DOCKERFILE = "containers/gradient_worker/Dockerfile"
 # The image's build context is the repository root, narrowed to what the Dockerfile copies.
-WORKER_CONTEXT = ["pyproject.toml", "workloads", "containers/gradient_worker"]
+ITERATION_STARTUP_ALLOWANCE_MINUTES = 30
+WORKER_CONTEXT = ["pyproject.toml", "workloads", "adapters", "containers/gradient_worker"]
 
 
 class BatchStack(Stack):
@@ -125,7 +127,7 @@ class BatchStack(Stack):
         self.scratch.file_system.grant_read_write(self.job_role)
         acknowledge(
             self.job_role.node.find_child("DefaultPolicy"),
-            f"AwsSolutions-IAM5[Resource::{self._bucket_arn_in_findings()}/*]",
+            f"AwsSolutions-IAM5[Resource::{arn_in_finding(self.bucket)}/*]",
             "object-level S3 actions need the bucket's /* resource: workers read models and shots and write "
             "gradients under keys chosen per execution; no other bucket is reachable",
         )
@@ -140,7 +142,9 @@ class BatchStack(Stack):
             "ecr:GetAuthorizationToken has no resource-level permissions and must be granted on '*'",
         )
 
-        environment = {"S3_BUCKET": self.bucket.bucket_name}
+        self.gradient_messages = GradientMessages(self, "GradientMessages", name=config.name)
+        self.gradient_messages.queue.grant_send_messages(self.job_role)
+        environment = {"DATA_BUCKET": self.bucket.bucket_name, "GRADIENT_QUEUE_URL": self.gradient_messages.queue.queue_url}
         gradient_queue = self.pools[cfg.gradient_job.queue].job_queue
         self.gradient_job = GradientJobDefinition(
             self,
@@ -167,12 +171,42 @@ class BatchStack(Stack):
             environment=environment,
         )
 
+        # --- the LSRTM-SGD workflow -----------------------------------------------------------
+        gradient_timeout = cfg.gradient_job.timeout_minutes * cfg.gradient_job.retry_attempts
+        self.workflow = LsrtmWorkflow(
+            self,
+            "LsrtmWorkflow",
+            name=config.name,
+            bucket=self.bucket,
+            messages=self.gradient_messages,
+            log_retention=log_retention,
+            gradient_queue=gradient_queue,
+            gradient_job_definition_arn=self.gradient_job.job_definition.job_definition_arn,
+            mpi_queue=mpi_queue,
+            mpi_job_definition_arn=self.mpi_job.job_definition_arn,
+            # every attempt of the slowest child, plus time for Batch to start instances
+            iteration_timeout=Duration.minutes(gradient_timeout + ITERATION_STARTUP_ALLOWANCE_MINUTES),
+        )
+
         # --- what to do next -------------------------------------------------------------------
         CfnOutput(self, "DataBucket", value=self.bucket.bucket_name, description="models, shots, gradients, images")
         CfnOutput(self, "GradientJobQueue", value=gradient_queue.job_queue_name)
         CfnOutput(self, "GradientJobDefinition", value=self.gradient_job.job_definition.job_definition_arn)
         CfnOutput(self, "MpiJobQueue", value=mpi_queue.job_queue_name)
         CfnOutput(self, "MpiJobDefinition", value=self.mpi_job.job_definition_arn)
+        CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "MultiNodeStateMachineArn", value=self.workflow.multi_node_state_machine.state_machine_arn)
+        CfnOutput(
+            self,
+            "ExampleInput",
+            value="examples/lsrtm_synthetic.json (upload the inputs first: python -m examples.upload_synthetic --bucket <DataBucket>)",
+        )
+        CfnOutput(
+            self,
+            "StepFunctionsConsole",
+            value=f"https://{self.region}.console.aws.amazon.com/states/home?region={self.region}#/statemachines",
+            description="start an execution of <prefix>-LSRTM-SGD with a JSON input",
+        )
         CfnOutput(
             self,
             "BatchConsole",
@@ -180,9 +214,3 @@ class BatchStack(Stack):
             description="watch queues and jobs",
         )
 
-    def _bucket_arn_in_findings(self) -> str:
-        """How cdk-nag spells the bucket's ARN in a finding id (a Ref for ours, a literal for an existing one)."""
-        cfn_bucket = self.bucket.node.default_child
-        if cfn_bucket is None:
-            return f"arn:<AWS::Partition>:s3:::{self.bucket.bucket_name}"
-        return f"<{self.get_logical_id(cfn_bucket)}.Arn>"

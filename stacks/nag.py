@@ -24,3 +24,17 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
 def add_nag_checks(scope: IConstruct) -> None:
     """Run AwsSolutions checks on synth; unacknowledged errors fail `cdk synth`."""
     Validations.of(scope).add_plugins(cdk_nag.AwsSolutionsChecks(scope))
+
+
+def arn_in_finding(resource: IConstruct) -> str:
+    """How cdk-nag writes a resource's ARN inside a finding id: '<LogicalId.Arn>' for a resource of the
+    stack, or the literal ARN for an imported bucket."""
+    from aws_cdk import Stack
+
+    cfn = resource.node.default_child
+    if cfn is None:
+        bucket_name = getattr(resource, "bucket_name", None)
+        if bucket_name is None:
+            raise ValueError(f"{resource.node.path} has no CloudFormation resource and is not a bucket")
+        return f"arn:<AWS::Partition>:s3:::{bucket_name}"
+    return f"<{Stack.of(resource).get_logical_id(cfn)}.Arn>"

@@ -21,8 +21,9 @@ HOST_TERMINATED = "Host EC2*"  # Spot reclaim and host termination both start li
 IMAGE_PULL_FAILED = "CannotPullContainerError:*"
 RETRY_ON_STATUS_REASONS = (HOST_TERMINATED, IMAGE_PULL_FAILED)
 
-GRADIENT_COMMAND = ["python", "-m", "workloads.seismic.worker"]
-MPI_COMMAND = ["python", "-m", "workloads.seismic.mpi_launcher"]
+WORKER_ENTRYPOINT = "/opt/app/worker.py"  # containers/gradient_worker/worker.py in the image
+GRADIENT_COMMAND = ["python", WORKER_ENTRYPOINT]
+MPI_COMMAND = ["python", "/opt/app/mpi_launcher.py"]
 
 
 def retry_strategies() -> list[batch.RetryStrategy]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from stacks.batch_stack import WORKER_CONTEXT, WORKER_DOCKERFILE
+from stacks.constructs.workflow_functions import DOCKERFILE as LAMBDA_DOCKERFILE
+from stacks.constructs.workflow_functions import IMAGE_CONTEXT as LAMBDA_CONTEXT
 from tests.conftest import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / WORKER_DOCKERFILE
@@ -13,33 +17,49 @@ IMAGE_REQUIREMENTS = DOCKERFILE.parent / "requirements.txt"
 
 
 def _pins(path) -> dict[str, str]:
+    """name -> version of every pin in a requirements file and the files it includes with -r."""
     pins = {}
     for line in path.read_text().splitlines():
         line = line.split("#")[0].strip()
-        if "==" in line:
+        if line.startswith("-r "):
+            pins.update(_pins(path.parent / line[3:].strip()))
+        elif "==" in line:
             name, version = line.split("==")
             pins[re.sub(r"\[.*\]", "", name).lower()] = version
     return pins
 
 
-def test_image_pins_are_the_versions_the_tests_run_with():
-    image = _pins(IMAGE_REQUIREMENTS)
+@pytest.mark.parametrize(
+    ("requirements", "must_have"),
+    [
+        (IMAGE_REQUIREMENTS, {"devito", "mpi4py", "mpich", "segyio", "numpy", "pydantic"}),
+        (REPO_ROOT / "containers/workflow_lambdas/requirements.txt", {"numpy", "pydantic", "aws-lambda-powertools"}),
+    ],
+    ids=["gradient_worker", "workflow_lambdas"],
+)
+def test_image_pins_are_the_versions_the_tests_run_with(requirements, must_have):
+    image = _pins(requirements)
     dev = _pins(REPO_ROOT / "requirements-dev.txt")
-    assert {"devito", "mpi4py", "mpich", "segyio", "numpy"} <= set(image)
+    assert must_have <= set(image)
     for name, version in image.items():
         assert dev.get(name) == version, f"{name}: image {version}, requirements-dev.txt {dev.get(name)}"
 
 
-def test_everything_copied_is_inside_the_build_context():
+@pytest.mark.parametrize(
+    ("dockerfile", "context"),
+    [(DOCKERFILE, WORKER_CONTEXT), (REPO_ROOT / LAMBDA_DOCKERFILE, LAMBDA_CONTEXT)],
+    ids=["gradient_worker", "workflow_lambdas"],
+)
+def test_everything_copied_is_inside_the_build_context(dockerfile, context):
     sources = [
-        line.split()[1]
-        for line in DOCKERFILE.read_text().splitlines()
+        line.split()[1].rstrip("/")
+        for line in dockerfile.read_text().splitlines()
         if line.startswith("COPY ") and "--from=" not in line
     ]
     assert sources
     for source in sources:
         assert (REPO_ROOT / source).exists(), source
-        assert any(source == c or source.startswith(c + "/") for c in WORKER_CONTEXT), source
+        assert any(source == c or source.startswith(c + "/") for c in context), source
 
 
 def test_final_stage_runs_as_a_non_root_user_and_keeps_only_the_runtime_compiler():

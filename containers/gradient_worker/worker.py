@@ -1,0 +1,117 @@
+"""Gradient worker: the entrypoint of one Batch array child (one shot of one iteration).
+
+Environment (job definition + submission): RUN_ID, ITERATION, DATA_BUCKET, GRADIENT_QUEUE_URL, and
+AWS_BATCH_JOB_ARRAY_INDEX (absent for a batch of one; ARRAY_INDEX for the multi-node variant).
+Steps: read the run's parameters and the iteration manifest, pick the shot for this array index,
+fetch model, shot and current image, compute the gradient with workloads.seismic, write it and its
+summary, send the message. Running twice is safe: the keys depend only on (run, iteration, shot), a
+finished shot is not recomputed, and the message's deduplication id is the same.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import boto3
+import numpy as np
+
+from adapters.s3_store import S3Store
+from workloads.lsrtm import layout
+from workloads.lsrtm.arrays import from_npy_bytes, to_npy_bytes
+from workloads.lsrtm.messages import PartialGradientMessage
+from workloads.lsrtm.params import RunParameters
+from workloads.lsrtm.reduction import load_manifest
+from workloads.lsrtm.shots import shot_for_array_index
+from workloads.lsrtm.store import ObjectNotFound
+
+log = logging.getLogger("gradient-worker")
+
+
+def array_index(env: dict) -> int:
+    return int(env.get("AWS_BATCH_JOB_ARRAY_INDEX", env.get("ARRAY_INDEX", "0")))
+
+
+def compute_shot_gradient(store: S3Store, params: RunParameters, run_id: str, iteration: int, shot: int) -> dict:
+    """Fetch the inputs, run the science, return {'gradient', 'misfit', 'timings', 'storage'}."""
+    from workloads.seismic.gradient import compute_gradient
+    from workloads.seismic.model import Model
+    from workloads.seismic.preconditioning import Preconditioning
+    from workloads.seismic.segy import read_shot
+    from workloads.seismic.wavelet import Ricker
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        model_path = Path(scratch) / "model.npz"
+        model_path.write_bytes(store.get(params.model.key))
+        model = Model.load_npz(model_path)
+        shot_path = Path(scratch) / "shot.segy"
+        shot_path.write_bytes(store.get(params.data.key(shot)))
+        observed = read_shot(shot_path, wavelet=Ricker(params.physics.peak_frequency_hz))
+    water = from_npy_bytes(store.get(params.model.water_key)).astype(bool) if params.model.water_key else None
+    image = None
+    if iteration > 1:
+        image = from_npy_bytes(store.get(layout.image_key(run_id, iteration - 1)))
+    fetched = time.perf_counter()
+    physics = params.physics
+    result = compute_gradient(
+        model,
+        observed,
+        image,
+        space_order=physics.space_order,
+        storage="checkpointing" if physics.storage == "checkpointed" else physics.storage,
+        memory_budget_bytes=physics.memory_budget_mib * 2**20,
+        imaging=physics.imaging,
+        preconditioning=Preconditioning(water_mask=water) if physics.preconditioning else None,
+        aperture_buffer_m=physics.aperture_buffer_m,
+    )
+    timings = {"fetch_s": fetched - started, **{f"{k}_s": v for k, v in result.timings.items()}}
+    return {"gradient": result.gradient, "misfit": result.misfit, "timings": timings, "storage": result.storage}
+
+
+def run(env: dict) -> PartialGradientMessage:
+    run_id, iteration, bucket = env["RUN_ID"], int(env["ITERATION"]), env["DATA_BUCKET"]
+    store = S3Store(bucket)
+    params = RunParameters.model_validate_json(store.get(layout.parameters_key(run_id)))
+    manifest = load_manifest(store, run_id, iteration)
+    shot = shot_for_array_index(manifest.shots, array_index(env))
+    gradient_key = layout.partial_gradient_key(run_id, iteration, shot)
+    summary_key = layout.partial_summary_key(run_id, iteration, shot)
+    try:
+        summary = json.loads(store.get(summary_key))  # an earlier attempt finished this shot
+        log.info("shot %d of iteration %d already computed; resending its message", shot, iteration)
+    except ObjectNotFound:
+        outcome = compute_shot_gradient(store, params, run_id, iteration, shot)
+        store.put(gradient_key, to_npy_bytes(np.asarray(outcome["gradient"], dtype=np.float32)))
+        summary = {"shot": shot, "misfit": outcome["misfit"], "timings": outcome["timings"], "storage": outcome["storage"]}
+        store.put(summary_key, json.dumps(summary).encode())  # after the gradient: its presence means done
+    message = PartialGradientMessage(
+        run_id=run_id, iteration=iteration, shot=shot, bucket=bucket, key=gradient_key, misfit=summary["misfit"]
+    )
+    boto3.client("sqs").send_message(
+        QueueUrl=env["GRADIENT_QUEUE_URL"],
+        MessageBody=message.to_json(),
+        MessageGroupId=message.group_id,
+        MessageDeduplicationId=message.deduplication_id,
+    )
+    log.info("shot %d of iteration %d: misfit %.6g, %s", shot, iteration, summary["misfit"], summary["timings"])
+    return message
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    missing = [k for k in ("RUN_ID", "ITERATION", "DATA_BUCKET", "GRADIENT_QUEUE_URL") if k not in os.environ]
+    if missing:
+        log.error("missing environment: %s", ", ".join(missing))
+        return 2
+    run(dict(os.environ))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Lambda functions built from the shared workflow image (containers/workflow_lambdas), one per handler
+folder in lambda/. Each gets its own role with only its log group and what the stack grants it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.nag import acknowledge
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = "containers/workflow_lambdas/Dockerfile"
+DEFAULT_TIMEOUT = Duration.seconds(60)
+IMAGE_CONTEXT = ["pyproject.toml", "workloads", "adapters", "lambda", "containers/workflow_lambdas"]
+
+
+class WorkflowFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler_folder: str,
+        function_name: str,
+        description: str,
+        log_retention: logs.RetentionDays,
+        timeout: Duration = DEFAULT_TIMEOUT,
+        memory_mib: int = 512,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not (REPO_ROOT / "lambda" / handler_folder / "handler.py").exists():
+            raise ValueError(f"no handler lambda/{handler_folder}/handler.py")
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        self.function = lambda_.DockerImageFunction(
+            self,
+            "Function",
+            function_name=function_name,
+            description=description,
+            code=lambda_.DockerImageCode.from_image_asset(
+                str(REPO_ROOT),
+                file=DOCKERFILE,
+                cmd=[f"{handler_folder}.handler.handler"],
+                platform=ecr_assets.Platform.LINUX_AMD64,
+                ignore_mode=IgnoreMode.DOCKER,
+                exclude=["*", *(f"!{p}" for p in IMAGE_CONTEXT), "**/__pycache__", "**/*.pyc"],
+            ),
+            architecture=lambda_.Architecture.X86_64,
+            timeout=timeout,
+            memory_size=memory_mib,
+            role=self.role,
+            log_group=self.log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={"POWERTOOLS_SERVICE_NAME": function_name, **(environment or {})},
+        )
+        acknowledge(
+            self.role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords support no resource-level permissions",
+        )

@@ -1,0 +1,28 @@
+"""Every example execution input is valid, and the synthetic one fits the synthetic dataset's defaults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from workloads.lsrtm.params import RunParameters
+
+EXAMPLES = sorted((REPO_ROOT / "examples").glob("lsrtm_*.json"))
+
+
+def test_there_are_examples():
+    assert {p.name for p in EXAMPLES} >= {"lsrtm_synthetic.json", "lsrtm_bp2004.json"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_input_is_valid(path: Path):
+    params = RunParameters.parse(json.loads(path.read_text()))
+    assert params.batchsize <= params.data.num_shots
+
+
+def test_bp2004_example_matches_the_published_setup():
+    params = RunParameters.parse(json.loads((REPO_ROOT / "examples/lsrtm_bp2004.json").read_text()))
+    assert (params.batchsize, params.data.num_shots, params.step_size) == (80, 1348, 1e-4)

@@ -1,0 +1,9 @@
+"""A local stand-in for the AWS services the workflows use, so the synthesized state machines run here.
+
+- moto_server:    S3 and SQS (moto's server mode on 127.0.0.1, shared by every process)
+- batch_emulator: AWS Batch's SubmitJob/DescribeJobs/TerminateJob over HTTP; jobs run as local processes
+- event_sources:  the SQS -> Lambda event source mapping (batches, partial failures, FIFO groups)
+- template:       what the runner reads from a synthesized template (functions, job definitions, rules)
+Clients reach them through boto3's standard AWS_ENDPOINT_URL_<SERVICE> variables: handlers and
+workers run unmodified.
+"""
