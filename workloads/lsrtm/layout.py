@@ -25,12 +25,17 @@ def manifest_key(run_id: str, iteration: int) -> str:
 
 def partial_gradient_key(run_id: str, iteration: int, shot: int) -> str:
     """One shot's gradient; the key depends only on (run, iteration, shot), so a retried worker overwrites."""
-    return f"{iteration_prefix(run_id, iteration)}partial/shot_{shot:06d}.npz"
+    return f"{iteration_prefix(run_id, iteration)}partial/shot_{shot:06d}.npy"
 
 
 def result_key(run_id: str, iteration: int) -> str:
     """Misfit and image key of a finished iteration (small JSON, kept for the report)."""
     return f"{iteration_prefix(run_id, iteration)}result.json"
+
+
+def partial_summary_key(run_id: str, iteration: int, shot: int) -> str:
+    """Misfit and timings of one shot's gradient, written after the gradient itself."""
+    return f"{iteration_prefix(run_id, iteration)}partial/shot_{shot:06d}.json"
 
 
 def accumulator_key(run_id: str, iteration: int) -> str:

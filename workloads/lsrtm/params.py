@@ -44,7 +44,8 @@ class PhysicsInput(_Strict):
     imaging: Literal["isic", "xcorr"] = "isic"
     storage: Literal["auto", "full", "subsampled", "checkpointed"] = "auto"
     memory_budget_mib: int = Field(default=48_000, ge=64)
-    f0_khz: float = Field(default=0.020, gt=0, description="Ricker peak frequency in kHz (20 Hz in the seed)")
+    peak_frequency_hz: float = Field(default=20.0, gt=0, description="Ricker peak frequency (20 Hz in the seed)")
+    preconditioning: bool = Field(default=True, description="depth scaling, water mute, direct-wave mute")
     aperture_buffer_m: float = Field(default=5000.0, ge=0)
 
 
