@@ -74,7 +74,11 @@ def compute_shot_gradient(store: S3Store, params: RunParameters, run_id: str, it
     return {"gradient": result.gradient, "misfit": result.misfit, "timings": timings, "storage": result.storage}
 
 
-def run(env: dict) -> PartialGradientMessage:
+def mpi_rank(env: dict) -> int:
+    return int(env.get("PMI_RANK", "0"))  # set by MPICH's process manager under mpiexec
+
+
+def run(env: dict) -> PartialGradientMessage | None:
     run_id, iteration, bucket = env["RUN_ID"], int(env["ITERATION"]), env["DATA_BUCKET"]
     store = S3Store(bucket)
     params = RunParameters.model_validate_json(store.get(layout.parameters_key(run_id)))
@@ -87,6 +91,8 @@ def run(env: dict) -> PartialGradientMessage:
         log.info("shot %d of iteration %d already computed; resending its message", shot, iteration)
     except ObjectNotFound:
         outcome = compute_shot_gradient(store, params, run_id, iteration, shot)
+        if mpi_rank(env) != 0:
+            return None  # in a multi-node job the ranks share one shot; rank 0 holds the gathered gradient
         store.put(gradient_key, to_npy_bytes(np.asarray(outcome["gradient"], dtype=np.float32)))
         summary = {"shot": shot, "misfit": outcome["misfit"], "timings": outcome["timings"], "storage": outcome["storage"]}
         store.put(summary_key, json.dumps(summary).encode())  # after the gradient: its presence means done
