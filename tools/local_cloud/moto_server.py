@@ -16,8 +16,11 @@ def free_port() -> int:
 @contextmanager
 def moto_server() -> Iterator[str]:
     """Start moto's threaded server; yields its endpoint URL; stops it on exit."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
