@@ -36,7 +36,8 @@ def handler(event: dict, context: object) -> dict:
         manifest = IterationManifest.from_json(store.get(manifest_key))
     except ObjectNotFound:
         manifest = IterationManifest(
-            run_id=run_id, iteration=iteration, shots=shots, step_size=params.step_size, task_token=event["token"]
+            run_id=run_id, iteration=iteration, shots=shots, step_size=params.step_size,
+            step_rule=params.step_rule, task_token=event["token"],
         )
     manifest.task_token = event["token"]
     store.put(manifest_key, manifest.to_json().encode())  # the token is stored before any job can finish

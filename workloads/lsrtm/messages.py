@@ -44,6 +44,7 @@ class IterationManifest(BaseModel):
     iteration: int = Field(ge=1)
     shots: list[int]
     step_size: float
+    step_rule: str = "fixed"
     task_token: str
     job_ids: list[str] = Field(default_factory=list)
 

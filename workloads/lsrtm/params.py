@@ -62,6 +62,11 @@ class RunParameters(_Strict):
     data: DataInput
     step_length: float = Field(default=1.0, gt=0)
     step_scaling: float = Field(default=-10_000, description="< 0: step = length/|scaling|, else length*scaling")
+    step_rule: Literal["fixed", "polyak"] = Field(
+        default="fixed",
+        description="fixed: the seed's constant step; polyak: step_size * misfit / |gradient|^2 of the batch "
+        "(the rule the seed left commented out), which adapts to the data's scale",
+    )
     seed: int = Field(default=0, ge=0, description="with the iteration, decides the shots")
     physics: PhysicsInput = PhysicsInput()
     job: JobInput = JobInput()

@@ -22,7 +22,7 @@ import numpy as np
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import add_npy_stream, from_npy_bytes, to_npy_bytes
 from workloads.lsrtm.messages import IterationManifest, PartialGradientMessage
-from workloads.lsrtm.sgd import sgd_update
+from workloads.lsrtm.sgd import sgd_update, step_for
 from workloads.lsrtm.store import ObjectNotFound, ObjectStore
 
 
@@ -118,6 +118,7 @@ def apply_update(store: ObjectStore, manifest: IterationManifest, accumulator: A
             raise
         previous = np.zeros_like(accumulator.total)
     key = layout.image_key(run_id, k)
-    store.put(key, to_npy_bytes(sgd_update(previous, accumulator.total, manifest.step_size)))
+    step = step_for(manifest.step_rule, manifest.step_size, accumulator.misfit, accumulator.total)
+    store.put(key, to_npy_bytes(sgd_update(previous, accumulator.total, step)))
     return key
 

@@ -135,3 +135,14 @@ def test_a_truncated_or_mismatched_partial_is_an_error():
         add_npy_stream(np.zeros((4, 4), np.float32), io.BytesIO(data[:-8]))
     with pytest.raises(ValueError, match="expected"):
         add_npy_stream(np.zeros((4, 5), np.float32), io.BytesIO(data))
+
+
+def test_polyak_step_scales_with_misfit_over_gradient_norm():
+    from workloads.lsrtm.sgd import step_for
+
+    g = np.array([3.0, 4.0], np.float32)
+    assert step_for("fixed", 0.5, 10.0, g) == 0.5
+    assert step_for("polyak", 0.5, 10.0, g) == pytest.approx(0.5 * 10.0 / 25.0)
+    assert step_for("polyak", 1.0, 10.0, np.zeros(2, np.float32)) == 0.0
+    with pytest.raises(ValueError):
+        step_for("magic", 1.0, 1.0, g)
