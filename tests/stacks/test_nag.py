@@ -14,13 +14,15 @@ from stacks.nag import MIN_REASON_LENGTH, acknowledge
 
 ACK_METADATA = "aws:cdk:acknowledged-rules"
 
+from tests.stacks.stack_names import STACK_NAMES
+
 
 def _violations(scope) -> list[str]:
     report = cdk_nag.AwsSolutionsChecks(verbose=False).validate_scope(scope)
     return sorted({v.rule_name for v in report.violations})
 
 
-@pytest.mark.parametrize("stack_name", ["BatchStack"])
+@pytest.mark.parametrize("stack_name", STACK_NAMES)
 def test_stack_has_no_unacknowledged_findings(synthesized, stack_name):
     assert _violations(synthesized.stacks[stack_name]) == []
 
@@ -70,3 +72,7 @@ def test_an_acknowledgement_without_a_specific_reason_is_refused():
     bucket = s3.Bucket(cdk.Stack(app, "S"), "Bucket")
     with pytest.raises(ValueError, match="specific reason"):
         acknowledge(bucket, "AwsSolutions-S1", "n/a")
+
+
+def test_every_stack_the_app_builds_is_checked(synthesized):
+    assert set(STACK_NAMES) == set(synthesized.stacks)

@@ -14,6 +14,8 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
+from tests.stacks.stack_names import STACK_NAMES
+
 
 def masked(template: dict) -> dict:
     return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template)))
@@ -24,7 +26,7 @@ def snapshot_json(snapshot):
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-@pytest.mark.parametrize("stack_name", ["BatchStack"])
+@pytest.mark.parametrize("stack_name", STACK_NAMES)
 def test_template_matches_snapshot(synthesized, snapshot_json, stack_name):
     assert masked(synthesized.templates[stack_name].to_json()) == snapshot_json
 

@@ -201,7 +201,9 @@ class LocalBatch:
             job.name.startswith(prefix) and index == child.index for prefix, index in self.kill_first_attempt_of
         )
         with open(log_path, "wb") as log:
-            child.process = subprocess.Popen(job.definition.command, env=env, stdout=log, stderr=subprocess.STDOUT)
+            child.process = subprocess.Popen(
+                job.definition.command, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_all_cpus
+            )
             try:
                 if kill:
                     time.sleep(1.0)  # let it start working, then take the host away
@@ -288,6 +290,11 @@ class BatchHttpServer:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _all_cpus() -> None:
+    """A Devito kernel run in this process pins it to one core (OpenMP); children must not inherit that."""
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
 
 
 def python_command(script: Path) -> list[str]:
