@@ -11,10 +11,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
 from stacks.nag import MIN_REASON_LENGTH, acknowledge
+from tests.stacks.stack_names import STACK_NAMES
 
 ACK_METADATA = "aws:cdk:acknowledged-rules"
 
-from tests.stacks.stack_names import STACK_NAMES
 
 
 def _violations(scope) -> list[str]:

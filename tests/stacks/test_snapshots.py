@@ -12,9 +12,10 @@ import re
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from tests.stacks.stack_names import STACK_NAMES
+
 ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
-from tests.stacks.stack_names import STACK_NAMES
 
 
 def masked(template: dict) -> dict:
