@@ -15,6 +15,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from stacks.automon_config import AutoMonConfig
 from stacks.instance_types import ECS_USABLE_MEMORY_FRACTION, instance_spec
 from stacks.log_retention import RETENTION_BY_DAYS
 
@@ -206,6 +207,7 @@ class BatchConfig(_Strict):
 class AppConfig(_Strict):
     prefix: str = "hpcx"
     batch: BatchConfig = BatchConfig()
+    automon: AutoMonConfig = AutoMonConfig()
 
     @field_validator("prefix")
     @classmethod
@@ -253,7 +255,7 @@ class AppConfig(_Strict):
             raise ConfigError("invalid configuration in CDK context:\n" + "\n".join(lines)) from None
 
 
-SECTIONS = ("batch",)
+SECTIONS = ("batch", "automon")
 
 
 def _parse(value: Any) -> Any:

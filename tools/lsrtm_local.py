@@ -9,13 +9,11 @@ from the stack: change the stack, and this runs the change.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
-import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,12 +21,9 @@ import boto3
 import numpy as np
 
 from tools.lambdas import invoke
-from tools.local_cloud.batch_emulator import BatchHttpServer, JobDefinitionSpec, LocalBatch
+from tools.local_cloud.batch_emulator import JobDefinitionSpec, LocalBatch
 from tools.local_cloud.event_sources import SqsEventSource
-from tools.local_cloud.moto_server import moto_server
 from tools.local_cloud.template import ENTRYPOINTS, REPO_ROOT, SynthesizedStack, matches
-from workloads.lsrtm import layout
-from workloads.lsrtm.arrays import from_npy_bytes
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -1,0 +1,201 @@
+"""FMI's Direct channel in Python: one TCP connection per pair of ranks, opened lazily via TCPunch.
+
+The pairing name of ranks a < b is ``f"{comm_name}{a}_{b}"`` (FMI's scheme), so a unique communicator
+name per execution keeps concurrent jobs from cross-pairing. After the punch both sides exchange a
+`hello` naming communicator, rank and world size, so a wrong connection fails loudly.
+
+All transfers go through `Transfers.run`, a poll loop over non-blocking sockets that can send and receive
+on several links at once; that is what lets two ranks swap 64 MB with each other without deadlock.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from workloads.cosmic import framing
+from workloads.cosmic.errors import CommunicatorTimeout, PeerDisconnected, ProtocolMismatch
+from workloads.cosmic.rendezvous_client import pair
+
+_CHUNK = 1 << 22  # bytes per send/recv call: large enough that call overhead vanishes
+_HEADER = framing.HEADER.size
+
+
+@dataclass
+class Link:
+    """The connection to one peer and its per-direction frame counters."""
+
+    sock: socket.socket
+    peer: int
+    sent: int = 0
+    received: int = 0
+
+
+@dataclass
+class _Outgoing:
+    link: Link
+    chunks: list[memoryview]
+    rank: int
+    op: str
+    index: int = 0
+    offset: int = 0
+
+    def pump(self) -> bool:
+        """Send what the socket takes; True when everything went."""
+        while self.index < len(self.chunks):
+            chunk = self.chunks[self.index]
+            try:
+                n = self.link.sock.send(chunk[self.offset : self.offset + _CHUNK])
+            except (BlockingIOError, InterruptedError):
+                return False
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                raise PeerDisconnected(self.rank, self.link.peer, self.op) from exc
+            self.offset += n
+            if self.offset == len(chunk):
+                self.index, self.offset = self.index + 1, 0
+        return True
+
+
+@dataclass
+class _Incoming:
+    link: Link
+    op: str
+    into: np.ndarray | None
+    stage: str = "head"
+    buf: Any = field(default_factory=lambda: bytearray(_HEADER))
+    got: int = 0
+    meta: bytes = b""
+    body_len: int = 0
+    result: Any = None
+    rank: int = -1
+
+    def pump(self) -> bool:
+        """Receive what is there; True when the whole message is in and decoded."""
+        while True:
+            view = memoryview(self.buf)
+            if self.got < len(view):
+                try:
+                    n = self.link.sock.recv_into(view[self.got : self.got + _CHUNK])
+                except (BlockingIOError, InterruptedError):
+                    return False
+                except ConnectionResetError as exc:
+                    raise PeerDisconnected(self.rank, self.link.peer, self.op) from exc
+                if n == 0:
+                    raise PeerDisconnected(self.rank, self.link.peer, self.op)
+                self.got += n
+                if self.got < len(view):
+                    continue
+            if self.stage == "head":
+                op, seq, meta_len, self.body_len = framing.unpack_header(bytes(self.buf))
+                if framing.OP_CODES[op] != framing.OP_CODES[self.op]:
+                    raise ProtocolMismatch(
+                        f"rank {self.rank}: expected {self.op!r} from rank {self.link.peer}, got {op!r} "
+                        "(ranks called different operations)"
+                    )
+                if seq != self.link.received & 0xFFFFFFFF:
+                    raise ProtocolMismatch(f"rank {self.rank}: frame {seq} from rank {self.link.peer} out of order")
+                self.stage, self.buf, self.got = "meta", bytearray(meta_len), 0
+            elif self.stage == "meta":
+                self.meta = bytes(self.buf)
+                target = framing.single_array_target(self.meta, self.body_len, self.into)
+                body = target.reshape(-1).view(np.uint8) if target is not None else bytearray(self.body_len)
+                self.stage, self.buf, self.got = "body", body, 0
+            else:
+                self.link.received += 1
+                if isinstance(self.buf, np.ndarray):
+                    self.result = self.into
+                else:
+                    self.result = framing.decode(self.meta, self.buf)
+                return True
+
+
+class Transfers:
+    """Runs any number of sends and receives concurrently until all finish or the deadline passes."""
+
+    def __init__(self, rank: int, op: str, deadline: float, timeout_s: float) -> None:
+        self.rank, self.op, self.deadline, self.timeout_s = rank, op, deadline, timeout_s
+        self._out: list[_Outgoing] = []
+        self._in: list[_Incoming] = []
+
+    def send(self, link: Link, obj: Any) -> None:
+        msg = framing.encode(obj, self.op, link.sent)
+        link.sent += 1
+        self._out.append(_Outgoing(link, [memoryview(msg.head), *msg.body], self.rank, self.op))
+
+    def recv(self, link: Link, into: np.ndarray | None = None) -> _Incoming:
+        incoming = _Incoming(link, self.op, into, rank=self.rank)
+        self._in.append(incoming)
+        return incoming
+
+    def run(self) -> list[Any]:
+        """Move every byte; returns the received objects in the order `recv` was called."""
+        pending_out = [o for o in self._out if not o.pump()]
+        pending_in = [i for i in self._in if not i.pump()]
+        poller = select.poll()
+        while pending_out or pending_in:
+            events: dict[int, int] = {}
+            for o in pending_out:
+                events[o.link.sock.fileno()] = events.get(o.link.sock.fileno(), 0) | select.POLLOUT
+            for i in pending_in:
+                events[i.link.sock.fileno()] = events.get(i.link.sock.fileno(), 0) | select.POLLIN
+            for fd, mask in events.items():
+                poller.register(fd, mask)
+            left = self.deadline - time.monotonic()
+            ready = poller.poll(max(0.0, left) * 1000) if left > 0 else []
+            for fd in events:
+                poller.unregister(fd)
+            if not ready and time.monotonic() >= self.deadline:
+                stuck = pending_in[0].link.peer if pending_in else pending_out[0].link.peer
+                verb = "waiting for data from" if pending_in else "sending to"
+                raise CommunicatorTimeout(self.rank, stuck, self.op, self.timeout_s, verb)
+            active = {fd for fd, _ in ready}
+            pending_out = [o for o in pending_out if o.link.sock.fileno() not in active or not o.pump()]
+            pending_in = [i for i in pending_in if i.link.sock.fileno() not in active or not i.pump()]
+        return [i.result for i in self._in]
+
+
+class DirectChannel:
+    """Lazily paired links from this rank to every other rank."""
+
+    def __init__(self, rank: int, world_size: int, comm_name: str, host: str, port: int) -> None:
+        self.rank, self.world_size, self.comm_name = rank, world_size, comm_name
+        self.host, self.port = host, port
+        self._links: dict[int, Link] = {}
+
+    def link(self, peer: int, op: str, deadline: float, timeout_s: float) -> Link:
+        found = self._links.get(peer)
+        if found is not None:
+            return found
+        low, high = sorted((self.rank, peer))
+        name = f"{self.comm_name}{low}_{high}".encode()
+        if deadline <= time.monotonic():
+            raise CommunicatorTimeout(self.rank, peer, op, timeout_s, "waiting at the rendezvous for")
+        sock = pair(name, self.host, self.port, timeout_s, rank=self.rank, peer=peer, op=op, deadline=deadline)
+        sock.setblocking(False)
+        link = Link(sock, peer)
+        try:
+            self._hello(link, deadline, timeout_s)
+        except BaseException:
+            sock.close()
+            raise
+        self._links[peer] = link
+        return link
+
+    def _hello(self, link: Link, deadline: float, timeout_s: float) -> None:
+        t = Transfers(self.rank, "hello", deadline, timeout_s)
+        t.send(link, {"comm": self.comm_name, "rank": self.rank, "world_size": self.world_size})
+        t.recv(link)
+        (hello,) = t.run()
+        expected = {"comm": self.comm_name, "rank": link.peer, "world_size": self.world_size}
+        if hello != expected:
+            raise ProtocolMismatch(f"rank {self.rank}: connected to {hello!r}, expected {expected!r}")
+
+    def close(self) -> None:
+        for link in self._links.values():
+            link.sock.close()
+        self._links.clear()
