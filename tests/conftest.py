@@ -65,3 +65,6 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     cdk_app.synth()
     templates = {name: Template.from_stack(stack) for name, stack in stacks.items()}
     return SynthesizedApp(outdir=outdir, stacks=stacks, templates=templates)
+
+# Devito's compiled kernels set flush-to-zero in this process once one runs (tests/workloads/seismic),
+# so hypothesis float strategies must not ask for subnormal numbers.

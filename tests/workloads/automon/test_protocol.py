@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from workloads.automon import protocol as p
 
-finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64, allow_subnormal=False)
 node_idx = st.integers(min_value=-(2**31), max_value=2**31 - 1)
 version = st.integers(min_value=0, max_value=2**32 - 1)
 
@@ -33,7 +33,7 @@ def messages(draw):
         return d, p.LocalVectorInfo(idx, ver, draw(vectors(d)))
     if kind == "sync":
         # thresholds and slack may be infinite (unbounded constraints); only data vectors must be finite
-        anyf = st.floats(allow_nan=False, width=64)
+        anyf = st.floats(allow_nan=False, width=64, allow_subnormal=False)
         return d, p.Sync(idx, ver, draw(vectors(d, anyf)), draw(vectors(d, anyf)), draw(anyf), draw(anyf))
     if kind == "lazy":
         return d, p.LazySync(idx, ver, draw(vectors(d)))

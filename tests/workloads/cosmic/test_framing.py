@@ -102,7 +102,7 @@ def test_malformed_frames_are_refused() -> None:
             framing.decode(meta, body)
 
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_subnormal=False), st.text(max_size=5))
 arrays = st.builds(lambda v, dt: np.asarray(v, dtype=dt), st.lists(st.integers(0, 100), max_size=6),
                    st.sampled_from(["<i4", ">i8", "<f4", "<f8", "|u1"]))
 data = st.recursive(st.one_of(scalars, arrays), lambda inner: st.one_of(
