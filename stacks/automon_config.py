@@ -15,7 +15,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from stacks.instance_types import instance_spec
-from stacks.log_retention import RETENTION_BY_DAYS
+from stacks.log_retention import check_retention_days
 from workloads.automon.constants import DEFAULT_PORT, NODE_TYPES
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
@@ -150,9 +150,7 @@ class AutoMonConfig(_Strict):
     @field_validator("log_retention_days")
     @classmethod
     def _retention_is_supported(cls, v: int) -> int:
-        if v not in RETENTION_BY_DAYS:
-            raise ValueError(f"log_retention_days={v} is not a CloudWatch Logs value; use one of {sorted(RETENTION_BY_DAYS)}")
-        return v
+        return check_retention_days(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

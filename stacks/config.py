@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from stacks.automon_config import AutoMonConfig
 from stacks.instance_types import ECS_USABLE_MEMORY_FRACTION, instance_spec
-from stacks.log_retention import RETENTION_BY_DAYS
+from stacks.log_retention import check_retention_days
 
 PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
 
@@ -165,9 +165,7 @@ class BatchConfig(_Strict):
     @field_validator("log_retention_days")
     @classmethod
     def _retention_is_supported(cls, v: int) -> int:
-        if v not in RETENTION_BY_DAYS:
-            raise ValueError(f"log_retention_days={v} is not a CloudWatch Logs value; use one of {sorted(RETENTION_BY_DAYS)}")
-        return v
+        return check_retention_days(v)
 
     @model_validator(mode="after")
     def _jobs_fit(self) -> Self:

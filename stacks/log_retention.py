@@ -14,3 +14,10 @@ RETENTION_BY_DAYS: dict[int, logs.RetentionDays] = {
 
 def retention(days: int) -> logs.RetentionDays:
     return RETENTION_BY_DAYS[days]
+
+
+def check_retention_days(days: int) -> int:
+    """Config validator: only the day counts CloudWatch Logs accepts."""
+    if days not in RETENTION_BY_DAYS:
+        raise ValueError(f"log_retention_days={days} is not a CloudWatch Logs value; use one of {sorted(RETENTION_BY_DAYS)}")
+    return days

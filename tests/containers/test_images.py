@@ -11,22 +11,12 @@ from stacks.batch_stack import WORKER_CONTEXT, WORKER_DOCKERFILE
 from stacks.constructs.workflow_functions import DOCKERFILE as LAMBDA_DOCKERFILE
 from stacks.constructs.workflow_functions import IMAGE_CONTEXT as LAMBDA_CONTEXT
 from tests.conftest import REPO_ROOT
+from tests.containers.requirement_pins import pins
 
 DOCKERFILE = REPO_ROOT / WORKER_DOCKERFILE
 IMAGE_REQUIREMENTS = DOCKERFILE.parent / "requirements.txt"
 
 
-def _pins(path) -> dict[str, str]:
-    """name -> version of every pin in a requirements file and the files it includes with -r."""
-    pins = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line.startswith("-r "):
-            pins.update(_pins(path.parent / line[3:].strip()))
-        elif "==" in line:
-            name, version = line.split("==")
-            pins[re.sub(r"\[.*\]", "", name).lower()] = version
-    return pins
 
 
 @pytest.mark.parametrize(
@@ -38,8 +28,8 @@ def _pins(path) -> dict[str, str]:
     ids=["gradient_worker", "workflow_lambdas"],
 )
 def test_image_pins_are_the_versions_the_tests_run_with(requirements, must_have):
-    image = _pins(requirements)
-    dev = _pins(REPO_ROOT / "requirements-dev.txt")
+    image = pins(requirements)
+    dev = pins(REPO_ROOT / "requirements-dev.txt")
     assert must_have <= set(image)
     for name, version in image.items():
         assert dev.get(name) == version, f"{name}: image {version}, requirements-dev.txt {dev.get(name)}"

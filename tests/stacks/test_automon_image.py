@@ -15,26 +15,17 @@ from moto import mock_aws
 from containers.automon import task
 from stacks.constructs.automon_image import AUTOMON_CONTEXT, AUTOMON_DOCKERFILE
 from tests.conftest import REPO_ROOT
+from tests.containers.requirement_pins import pins
 from workloads.automon.constants import AUTOMON_BUILD_ARG
 
 DOCKERFILE = REPO_ROOT / AUTOMON_DOCKERFILE
 
 
-def _pins(path) -> dict[str, str]:
-    pins = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line.startswith("-r "):
-            pins.update(_pins(path.parent / line[3:].strip()))
-        elif "==" in line:
-            name, version = line.split("==")
-            pins[re.sub(r"\[.*\]", "", name).lower()] = version
-    return pins
 
 
 def test_image_pins_are_the_versions_the_tests_run_with():
-    image = _pins(DOCKERFILE.parent / "requirements.txt")
-    dev = _pins(REPO_ROOT / "requirements-dev.txt")
+    image = pins(DOCKERFILE.parent / "requirements.txt")
+    dev = pins(REPO_ROOT / "requirements-dev.txt")
     assert {"pyzmq", "numpy", "scipy", "pydantic", "boto3"} <= set(image)
     for name, version in image.items():
         assert dev.get(name) == version, f"{name}: image {version}, requirements-dev.txt {dev.get(name)}"
