@@ -16,6 +16,8 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from stacks.automon_config import AutoMonConfig
+from stacks.fmi_config import FmiConfig
+from stacks.hybrid_ray_config import HybridRayConfig
 from stacks.instance_types import ECS_USABLE_MEMORY_FRACTION, instance_spec
 from stacks.log_retention import check_retention_days
 
@@ -206,6 +208,8 @@ class AppConfig(_Strict):
     prefix: str = "hpcx"
     batch: BatchConfig = BatchConfig()
     automon: AutoMonConfig = AutoMonConfig()
+    fmi: FmiConfig = FmiConfig()
+    hybrid_ray: HybridRayConfig = HybridRayConfig()
 
     @field_validator("prefix")
     @classmethod
@@ -253,7 +257,7 @@ class AppConfig(_Strict):
             raise ConfigError("invalid configuration in CDK context:\n" + "\n".join(lines)) from None
 
 
-SECTIONS = ("batch", "automon")
+SECTIONS = ("batch", "automon", "fmi", "hybrid_ray")
 
 
 def _parse(value: Any) -> Any:

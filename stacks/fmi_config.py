@@ -1,0 +1,85 @@
+"""The `fmi` section of the app configuration (FmiStack: rendezvous service, executor, cosmicai workflow).
+
+Ports and communicator defaults come from workloads/cosmic/constants.py (one source of truth). Override, e.g.:
+  cdk synth -c fmi.max_world_size=512 -c fmi.executor_memory_mib=10240
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from stacks.automon_config import check_fargate_size
+from stacks.log_retention import check_retention_days
+from workloads.cosmic.constants import DEFAULT_OP_TIMEOUT_S, HEALTH_PORT, RENDEZVOUS_PORT
+
+# A Distributed Map runs at most 10,000 child executions at once; every rank must run at the same time.
+MAX_DISTRIBUTED_MAP_CONCURRENCY = 10_000
+LAMBDA_MAX_TIMEOUT_S = 900
+LAMBDA_MEMORY_MIB = range(128, 10240 + 1)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FmiConfig(_Strict):
+    vpc_cidr: str = "10.50.0.0/16"
+    az_count: int = Field(default=2, ge=1, le=3)
+    # the rendezvous task sits in private subnets; a NAT gateway lets it pull its image and write logs
+    nat_gateways: int = Field(default=1, ge=1, le=3)
+    rendezvous_port: int = Field(default=RENDEZVOUS_PORT, ge=1024, le=65535)
+    health_port: int = Field(default=HEALTH_PORT, ge=1024, le=65535)
+    rendezvous_cpu: int = 512
+    rendezvous_memory_mib: int = 1024
+    # FMI collectives need every rank running at once: the Map runs this many, and larger worlds are refused
+    max_world_size: int = Field(default=64, ge=1, le=MAX_DISTRIBUTED_MAP_CONCURRENCY)
+    # new accounts are capped at 3,008 MB until a quota increase; the course used 10,240 MB
+    executor_memory_mib: int = 3008
+    executor_timeout_s: int = Field(default=LAMBDA_MAX_TIMEOUT_S, ge=60, le=LAMBDA_MAX_TIMEOUT_S)
+    executor_ephemeral_storage_mib: int = Field(default=2048, ge=512, le=10240)
+    # a rank waits this long for a peer (FMI's max_timeout); must end before the Lambda's own timeout
+    op_timeout_s: float = Field(default=DEFAULT_OP_TIMEOUT_S, gt=0)
+    execution_timeout_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    log_retention_days: int = 30
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _private_cidr(cls, v: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(v, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{v!r} is not an IPv4 network in CIDR form ({exc})") from None
+        if not net.is_private or not 16 <= net.prefixlen <= 24:
+            raise ValueError(f"{v!r} must be a private (RFC 1918) range between /16 and /24")
+        return v
+
+    @field_validator("executor_memory_mib")
+    @classmethod
+    def _lambda_memory(cls, v: int) -> int:
+        if v not in LAMBDA_MEMORY_MIB:
+            raise ValueError(f"Lambda memory must be {LAMBDA_MEMORY_MIB.start}-{LAMBDA_MEMORY_MIB.stop - 1} MiB, got {v}")
+        return v
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_is_supported(cls, v: int) -> int:
+        return check_retention_days(v)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.nat_gateways > self.az_count:
+            raise ValueError(f"nat_gateways={self.nat_gateways} exceeds az_count={self.az_count}")
+        if self.rendezvous_port == self.health_port:
+            raise ValueError("rendezvous_port and health_port must differ")
+        check_fargate_size("rendezvous", self.rendezvous_cpu, self.rendezvous_memory_mib)
+        if self.op_timeout_s >= self.executor_timeout_s:
+            raise ValueError(
+                f"op_timeout_s={self.op_timeout_s} must be below executor_timeout_s={self.executor_timeout_s}: a rank "
+                "waiting for a lost peer must fail with a clear timeout before Lambda kills it"
+            )
+        if self.execution_timeout_minutes * 60 < self.executor_timeout_s:
+            raise ValueError("execution_timeout_minutes is shorter than one executor invocation")
+        return self
