@@ -1,0 +1,61 @@
+"""cosmicai step 1: validate the execution input and plan the ranks, before any rank starts.
+
+Event: {"input": <execution input>, "execution": <execution name>}; the input schema is
+workloads.cosmic.job.CosmicInput (world_size, data_key or script_key, optional weights_key, batch_size,
+threads, seed, timeout_s). Checks that the named objects exist and that the rendezvous server accepts a
+TCP connection, writes the plan to runs/<execution>/plan.json and returns it (job + list of ranks).
+Raises InvalidInput or RendezvousUnreachable: the execution fails with the message, nothing launched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import boto3
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from workloads.cosmic.job import Deployment, InvalidInput, plan
+
+logger = Logger(service="cosmic-validate-input")
+CONNECT_TIMEOUT_S = 5.0
+
+
+class RendezvousUnreachable(RuntimeError):
+    """No TCP connection to the rendezvous server: every rank would wait for its peers until it times out."""
+
+
+def _check_object(s3, bucket: str, key: str, what: str) -> None:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            raise InvalidInput(f"{what} s3://{bucket}/{key} does not exist") from None
+        raise
+
+
+def _check_rendezvous(host: str, port: int) -> None:
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
+            pass  # the server counts a connection without a name as `empty_names`; nothing else happens
+    except OSError as exc:
+        raise RendezvousUnreachable(f"rendezvous server {host}:{port} does not accept connections: {exc}") from None
+
+
+def handler(event: dict, context: object) -> dict:
+    deployment = Deployment.from_env(os.environ)
+    run = plan(event.get("input"), execution=str(event.get("execution", "")), deployment=deployment)
+    job = run["job"]
+    s3 = boto3.client("s3")
+    for what, bucket, key in (("data_key", job["data_bucket"], job["data_key"]),
+                              ("weights_key", job["code_bucket"], job["weights_key"]),
+                              ("script_key", job["code_bucket"], job["script_key"])):
+        if key:
+            _check_object(s3, bucket, key, what)
+    _check_rendezvous(job["rendezvous_host"], job["rendezvous_port"])
+    s3.put_object(Bucket=run["results_bucket"], Key=f"{run['results_prefix']}plan.json",
+                  Body=json.dumps(run, indent=2).encode())
+    logger.info("run accepted", extra={"run_id": run["run_id"], "world_size": run["world_size"], "mode": run["mode"]})
+    return run
