@@ -13,6 +13,7 @@ from stacks.automon_coordinator_stack import AutoMonCoordinatorStack  # noqa: E4
 from stacks.automon_nodes_stack import AutoMonNodesStack, results_bucket_template  # noqa: E402
 from stacks.batch_stack import BatchStack  # noqa: E402
 from stacks.config import AppConfig  # noqa: E402
+from stacks.hybrid_ray_stack import HybridRayStack  # noqa: E402
 from stacks.nag import add_nag_checks  # noqa: E402
 
 
@@ -51,6 +52,13 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             env=cdk.Environment(account=account, region=automon.coordinator_region),
             cross_region_references=True,
             description="AutoMon coordinator (EC2 or Fargate), reachable on its port from the nodes only",
+        ),
+        "HybridRayStack": HybridRayStack(
+            app,
+            "HybridRayStack",
+            config=config,
+            stack_name=config.name("hybrid-ray"),
+            description="Hybrid HPC/cloud Ray testbed: two peered VPCs, login/worker/cloud nodes, EFS share",
         ),
     }
     for stack in stacks.values():

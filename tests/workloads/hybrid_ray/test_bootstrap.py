@@ -5,6 +5,7 @@ from ray._private.label_utils import parse_node_labels_string
 
 from tests.workloads.hybrid_ray.golden import assert_matches_golden
 from workloads.hybrid_ray.bootstrap import (
+    EfsShare,
     dashboard_tunnel_command,
     labels_argument,
     node_bootstrap_script,
@@ -14,6 +15,7 @@ from workloads.hybrid_ray.cluster_labels import node_labels
 from workloads.hybrid_ray.topology import HybridTopology
 
 HEAD_IP = "10.10.1.10"
+SHARE = EfsShare("fs-0123456789abcdef0", "fsap-0123456789abcdef0")
 NODES = ["hpc-login", "hpc-worker-0", "cloud-0"]
 
 
@@ -68,3 +70,22 @@ def test_dashboard_tunnel_uses_session_manager():
         "aws ssm start-session --target i-0123 --document-name AWS-StartPortForwardingSession"
     )
     assert '"portNumber":["8265"]' in cmd
+
+
+def test_hpc_node_with_the_share_matches_golden_and_is_valid_bash():
+    script = node_bootstrap_script(_topology(), "hpc-worker-0", HEAD_IP, share=SHARE)
+    assert_matches_golden("bootstrap_hpc-worker-0_share.sh", script)
+    result = subprocess.run(["bash", "-n"], input=script, text=True, capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_share_is_mounted_before_ray_starts_and_the_boot_fails_without_it():
+    lines = node_bootstrap_script(_topology(), "hpc-worker-0", HEAD_IP, share=SHARE).splitlines()
+    fstab = next(i for i, line in enumerate(lines) if "/etc/fstab" in line)
+    start = next(i for i, line in enumerate(lines) if "ray start" in line)
+    assert fstab < start and "amazon-efs-utils" in lines[4]
+    assert "fs-0123456789abcdef0:/ /home/ec2-user/share efs _netdev,noresvport,tls,iam,accesspoint=fsap-" in lines[fstab]
+    # the last mount line is a bare check, so `set -e` stops the boot when the share never answers
+    checks = [line for line in lines[:start] if "mountpoint -q" in line]
+    assert checks[-1] == "mountpoint -q /home/ec2-user/share"
+    assert "efs" not in node_bootstrap_script(_topology(), "hpc-worker-0", HEAD_IP)
