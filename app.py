@@ -13,6 +13,7 @@ from stacks.automon_coordinator_stack import AutoMonCoordinatorStack  # noqa: E4
 from stacks.automon_nodes_stack import AutoMonNodesStack, results_bucket_template  # noqa: E402
 from stacks.batch_stack import BatchStack  # noqa: E402
 from stacks.config import AppConfig  # noqa: E402
+from stacks.fmi_stack import FmiStack  # noqa: E402
 from stacks.hybrid_ray_stack import HybridRayStack  # noqa: E402
 from stacks.nag import add_nag_checks  # noqa: E402
 
@@ -59,6 +60,13 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             config=config,
             stack_name=config.name("hybrid-ray"),
             description="Hybrid HPC/cloud Ray testbed: two peered VPCs, login/worker/cloud nodes, EFS share",
+        ),
+        "FmiStack": FmiStack(
+            app,
+            "FmiStack",
+            config=config,
+            stack_name=config.name("fmi"),
+            description="Cosmic AI inference on Lambda ranks with FMI-style collectives; TCPunch rendezvous on Fargate",
         ),
     }
     for stack in stacks.values():
