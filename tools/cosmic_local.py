@@ -1,0 +1,354 @@
+"""Run the cosmicai state machine *as synthesized into cdk.out* on this machine.
+
+    python -m tools.cosmic_local                 # world_size 4, 512 synthetic samples, weights from "S3"
+    python -m tools.cosmic_local --world-size 2 --samples 128 --no-weights
+    python -m tools.cosmic_local upload --bucket <DataBucket>   # a synthetic dataset for a deployed stack
+
+S3: moto's server on 127.0.0.1 (buckets named after the template's logical ids). The rendezvous server:
+the real one (workloads.cosmic.rendezvous_server) on 127.0.0.1, standing in for the NLB (its DNS name in
+the template resolves to 127.0.0.1, and the port is the local server's, since 10000 may be taken here).
+Lambda tasks: the real handlers, found through each function's image command. The executor runs each
+invocation in a process of its own, as separate Lambda instances would, so ranks really run at the same
+time and pair and gather through the server with the real communicator. The Map's MaxConcurrency comes
+from the definition, as everything else does: change the stack, and this runs the change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.lambdas import LocalContext, load_handler
+from tools.local_cloud.moto_server import moto_server
+from tools.local_cloud.template import REPO_ROOT, FunctionSpec, SynthesizedStack
+from tools.local_sfn import Integrations, LocalStateMachine
+
+STACK = "FmiStack"
+MACHINE_SUFFIX = "cosmicai"
+EXECUTOR = "cosmic_executor"
+EXAMPLE = REPO_ROOT / "examples" / "cosmicai_synthetic.json"
+DATA_KEY = "inputs/local-synthetic.pt"
+WEIGHTS_KEY = "weights/astromae-seed1.pt"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@dataclass
+class Invocation:
+    """One executor invocation (one rank), as a separate process."""
+
+    rank: int
+    start: float
+    end: float = 0.0
+    returncode: int | None = None
+    log: Path | None = None
+
+
+@dataclass
+class LocalCosmicRun:
+    status: str
+    error: str | None
+    cause: str | None
+    output: Any
+    execution: str
+    elapsed_s: float
+    results_dir: Path  # summary.json, combined.json and ranks/ copied out of the emulated bucket
+    invocations: list[Invocation] = field(default_factory=list)
+    rendezvous: dict = field(default_factory=dict)  # the server's counters after the run
+    states: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def local_bucket_name(logical_id: str) -> str:
+    return re.sub(r"[^a-z0-9-]", "-", f"local-{logical_id.lower()}")[:63]
+
+
+def state_machine_definition(stack: SynthesizedStack) -> tuple[str, dict]:
+    found = {n: d for n, d in stack.state_machines_by_name().items() if n.endswith(f"-{MACHINE_SUFFIX}")}
+    if len(found) != 1:
+        raise LookupError(f"expected one state machine named *-{MACHINE_SUFFIX} in {stack.name}, got {sorted(found)}")
+    return next(iter(found.items()))
+
+
+class _Errors:
+    """Exception classes named like the child's exception, so the state machine sees the same error name."""
+
+    _made: dict[str, type[Exception]] = {}
+
+    @classmethod
+    def named(cls, name: str) -> type[Exception]:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
+            name = "Runtime.UnknownError"
+        return cls._made.setdefault(name, type(name, (Exception,), {}))
+
+
+class ProcessLambda:
+    """A Lambda handler run in a fresh Python process per invocation (JSON in, JSON out, errors by name)."""
+
+    def __init__(self, folder: str, env: dict[str, str], log_dir: Path, timeout_s: float) -> None:
+        self.folder, self.env, self.log_dir, self.timeout_s = folder, env, log_dir, timeout_s
+        self.invocations: list[Invocation] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict, context: object) -> Any:
+        rank = int(event.get("rank", -1)) if isinstance(event, dict) else -1
+        with self._lock:
+            record = Invocation(rank=rank, start=time.monotonic(),
+                                log=self.log_dir / f"{self.folder}-{len(self.invocations):04d}-rank{rank}.log")
+            self.invocations.append(record)
+        with tempfile.TemporaryDirectory(prefix="lambda-") as tmp:
+            request, response = Path(tmp) / "event.json", Path(tmp) / "response.json"
+            request.write_text(json.dumps(event))
+            with open(record.log, "w") as log:
+                proc = subprocess.run(
+                    [sys.executable, "-m", "tools.cosmic_local", "invoke", self.folder, str(request), str(response),
+                     "--timeout", str(self.timeout_s)],
+                    env=self.env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=self.timeout_s + 30,
+                    check=False,
+                )
+            record.end, record.returncode = time.monotonic(), proc.returncode
+            if not response.exists():
+                raise _Errors.named("Runtime.ExitError")(f"the process exited with {proc.returncode}; see {record.log}")
+            answer = json.loads(response.read_text())
+        if "errorType" in answer:
+            raise _Errors.named(answer["errorType"])(answer["errorMessage"])
+        return answer["response"]
+
+
+def _invoke_in_this_process(folder: str, request: Path, response: Path, timeout_s: float) -> int:
+    """The child side of ProcessLambda."""
+    event = json.loads(request.read_text())
+    try:
+        result = load_handler(folder)(event, LocalContext(folder, timeout_s))
+    except Exception as exc:  # reported like the Lambda runtime does; the parent raises it by name
+        import traceback
+
+        traceback.print_exc()
+        response.write_text(json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}))
+        return 1
+    response.write_text(json.dumps({"response": result}))
+    return 0
+
+
+def _in_process(folder: str) -> Callable[[Any, Any], Any]:
+    return lambda event, context: load_handler(folder)(event, context)
+
+
+def _upload_inputs(s3, data_bucket: str, code_bucket: str, samples: int, with_weights: bool, workdir: Path) -> None:
+    import torch
+
+    from workloads.cosmic.astromae import build_model
+    from workloads.cosmic.dataset import save_dataset, synthetic_dataset
+
+    data_path = workdir / "inputs" / "synthetic.pt"
+    data_path.parent.mkdir(parents=True, exist_ok=True)
+    save_dataset(synthetic_dataset(samples, seed=0), data_path)
+    s3.upload_file(str(data_path), data_bucket, DATA_KEY)
+    if with_weights:  # a state_dict, as exported from the course checkpoint (seed 1: not the default weights)
+        weights_path = workdir / "inputs" / "weights.pt"
+        torch.save(build_model(seed=1).state_dict(), weights_path)
+        s3.upload_file(str(weights_path), code_bucket, WEIGHTS_KEY)
+
+
+def execution_input(world_size: int, with_weights: bool, threads: int | None, batch_size: int | None) -> dict:
+    """The example input, pointed at the uploaded objects, with local sizes."""
+    example = json.loads(EXAMPLE.read_text())
+    request = {**example, "world_size": world_size, "data_key": DATA_KEY}
+    if with_weights:
+        request["weights_key"] = WEIGHTS_KEY
+    if threads:
+        request["threads"] = threads
+    if batch_size:
+        request["batch_size"] = batch_size
+    return request
+
+
+def run(
+    outdir: Path,
+    *,
+    world_size: int = 4,
+    samples: int = 512,
+    with_weights: bool = True,
+    workdir: Path | None = None,
+    execution_input_override: dict | None = None,
+    extra_objects: dict[tuple[str, str], bytes] | None = None,
+    threads: int | None = 1,
+    batch_size: int | None = 64,
+    execution: str | None = None,
+    timeout_s: float = 900.0,
+    on_progress: Callable[[str], None] = lambda message: None,
+) -> LocalCosmicRun:
+    """One execution. `extra_objects` maps (bucket role "code"|"data", key) -> bytes to upload first;
+    `execution_input_override` replaces the input built from the example."""
+    from workloads.cosmic.rendezvous_server import running_server
+
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="cosmicai-local-"))
+    (workdir / "logs").mkdir(parents=True, exist_ok=True)
+    stack = SynthesizedStack.load(outdir, STACK)
+    machine_name, definition = state_machine_definition(stack)
+    execution = execution or f"local-{int(time.time())}"
+
+    import boto3
+
+    with moto_server() as moto_url, running_server() as rendezvous, \
+            environment({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_url}):
+        s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
+        overrides: dict[str, str] = {}
+        for logical_id in stack.of_type("AWS::S3::Bucket"):
+            overrides[logical_id] = local_bucket_name(logical_id)
+            s3.create_bucket(Bucket=overrides[logical_id])
+        for logical_id in stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer"):
+            overrides[f"{logical_id}.DNSName"] = "127.0.0.1"  # the NLB is the local rendezvous server
+        functions = stack.functions(overrides)
+        validate = _one(functions, "cosmic_validate_input")
+        validate.environment["RENDEZVOUS_PORT"] = str(rendezvous.port)
+        data_bucket, code_bucket = validate.environment["DATA_BUCKET"], validate.environment["CODE_BUCKET"]
+        results_bucket = validate.environment["RESULTS_BUCKET"]
+
+        on_progress(f"uploading {samples} synthetic samples{' and a state_dict' if with_weights else ''}")
+        _upload_inputs(s3, data_bucket, code_bucket, samples, with_weights, workdir)
+        for (role, key), body in (extra_objects or {}).items():
+            s3.put_object(Bucket={"code": code_bucket, "data": data_bucket}[role], Key=key, Body=body)
+
+        integrations = Integrations()
+        executor: ProcessLambda | None = None
+        in_process_env: dict[str, str] = {}
+        for logical_id, fn in functions.items():
+            env = {k: str(v) for k, v in fn.environment.items()}
+            if fn.handler_folder == EXECUTOR:
+                child_env = {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": str(threads or 1)}
+                executor = ProcessLambda(EXECUTOR, child_env, workdir / "logs", timeout_s)
+                integrations.register_lambda(logical_id, executor, timeout_s=timeout_s)
+            else:
+                for key, value in env.items():
+                    if key != "POWERTOOLS_SERVICE_NAME" and in_process_env.setdefault(key, value) != value:
+                        raise ValueError(f"functions disagree on {key}: {in_process_env[key]!r} vs {value!r}")
+                integrations.register_lambda(logical_id, _in_process(fn.handler_folder))
+        if executor is None:
+            raise LookupError(f"no function of {STACK} runs the {EXECUTOR} handler")
+
+        request = execution_input_override or execution_input(world_size, with_weights, threads, batch_size)
+        machine = LocalStateMachine(definition, integrations, name=machine_name)
+
+        def progress(event) -> None:
+            if event.type in ("TaskStateEntered", "MapStateStarted", "MapIterationFailed", "ExecutionFailed"):
+                on_progress(f"{event.type} {event.state_name or ''}".strip())
+
+        on_progress(f"executing {machine_name} ({request.get('world_size')} ranks)")
+        start = time.monotonic()
+        with environment(in_process_env):
+            result = machine.execute(request, name=execution, timeout=timeout_s, on_event=progress)
+        elapsed = time.monotonic() - start
+        results_dir = _download_results(s3, results_bucket, f"runs/{execution}/", workdir / "results")
+        counters = dict(vars(rendezvous.server.counters))
+    return LocalCosmicRun(
+        status=result.status, error=result.error, cause=result.cause, output=result.output, execution=execution,
+        elapsed_s=elapsed, results_dir=results_dir, invocations=list(executor.invocations), rendezvous=counters,
+        states=result.states_entered(),
+    )
+
+
+def _one(functions: dict[str, FunctionSpec], folder: str) -> FunctionSpec:
+    found = [f for f in functions.values() if f.handler_folder == folder]
+    if len(found) != 1:
+        raise LookupError(f"expected one function running {folder}, got {len(found)}")
+    return found[0]
+
+
+def _download_results(s3, bucket: str, prefix: str, target: Path) -> Path:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            path = target / obj["Key"][len(prefix):]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, obj["Key"], str(path))
+    return target
+
+
+def upload(bucket: str, key: str, samples: int) -> str:
+    """A synthetic dataset for a deployed stack's data bucket (uses your AWS credentials)."""
+    import boto3
+
+    from workloads.cosmic.dataset import save_dataset, synthetic_dataset
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "synthetic.pt"
+        save_dataset(synthetic_dataset(samples, seed=0), path)
+        boto3.client("s3").upload_file(str(path), bucket, key)
+    return f"s3://{bucket}/{key}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["invoke"]:  # internal: one Lambda invocation in this process (see ProcessLambda)
+        p = argparse.ArgumentParser(prog="python -m tools.cosmic_local invoke")
+        p.add_argument("folder")
+        p.add_argument("request", type=Path)
+        p.add_argument("response", type=Path)
+        p.add_argument("--timeout", type=float, default=900.0)
+        a = p.parse_args(argv[1:])
+        return _invoke_in_this_process(a.folder, a.request, a.response, a.timeout)
+    if argv[:1] == ["upload"]:
+        p = argparse.ArgumentParser(prog="python -m tools.cosmic_local upload",
+                                    description="upload a synthetic AstroMAE dataset to a deployed data bucket")
+        p.add_argument("--bucket", required=True)
+        p.add_argument("--key", default=json.loads(EXAMPLE.read_text())["data_key"])
+        p.add_argument("--samples", type=int, default=1024)
+        a = p.parse_args(argv[1:])
+        print(upload(a.bucket, a.key, a.samples))
+        return 0
+    if argv[:1] == ["run"]:
+        argv = argv[1:]
+    p = argparse.ArgumentParser(prog="python -m tools.cosmic_local", description=__doc__.split("\n")[0])
+    p.add_argument("--cdk-out", type=Path, default=REPO_ROOT / "cdk.out")
+    p.add_argument("--world-size", type=int, default=4)
+    p.add_argument("--samples", type=int, default=512)
+    p.add_argument("--no-weights", action="store_true", help="random weights instead of a state_dict from S3")
+    p.add_argument("--workdir", type=Path)
+    a = p.parse_args(argv)
+    if not (a.cdk_out / f"{STACK}.template.json").exists():
+        print(f"{a.cdk_out}/{STACK}.template.json is missing: run `make synth` first", file=sys.stderr)
+        return 2
+    result = run(a.cdk_out, world_size=a.world_size, samples=a.samples, with_weights=not a.no_weights,
+                 workdir=a.workdir, on_progress=lambda m: print(f"[cosmicai] {m}", file=sys.stderr, flush=True))
+    print(f"[cosmicai] {result.status} in {result.elapsed_s:.1f} s; rendezvous pairs: "
+          f"{result.rendezvous.get('pairs_completed')}", file=sys.stderr)
+    if result.status != "SUCCEEDED":
+        print(f"[cosmicai] {result.error}: {result.cause}", file=sys.stderr)
+        return 1
+    metrics = result.output.get("metrics", {})
+    print("[cosmicai] " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if v is not None), file=sys.stderr)
+    print(result.results_dir / "summary.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
