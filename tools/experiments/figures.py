@@ -157,7 +157,7 @@ def cluster_cost(pub: Published, runs: list[RunTimings], out: Path) -> Path:
     ns = [r.instances for r in f.cluster]
     ax.plot(ns, [r.cost_usd for r in f.cluster], "o", color="C1", label="fixed cluster (published)")
     ax.axhline(f.batch_cost_usd, color="C0", ls="--", label=f"Batch (published ${f.batch_cost_usd:.2f})")
-    stand_in = cost_model.runtimes_like(f.shots, f.runtime_mean_s, f.runtime_std_s, f.runtime_min_s,
+    stand_in = cost_model.runtimes_like(f.shots, f.runtime_sum_s, f.runtime_std_s, f.runtime_min_s,
                                         f.runtime_max_s)
     grid = np.unique(np.linspace(1, f.shots, 60).astype(int))
     ax.plot(grid, [cost_model.fixed_cluster(stand_in, int(n), f.price_per_hour).cost for n in grid], "-", color="C1",

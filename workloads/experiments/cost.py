@@ -146,8 +146,8 @@ def services_share(breakdown: dict[str, float], ec2: str = "EC2 spot") -> float:
     return sum(breakdown[s] for s in SERVICES) / breakdown[ec2]
 
 
-def runtimes_like(count: int, mean: float, std: float, low: float, high: float, seed: int = 0) -> list[float]:
-    """Stand-in runtimes with a published count, mean, spread, minimum and maximum.
+def runtimes_like(count: int, total: float, std: float, low: float, high: float, seed: int = 0) -> list[float]:
+    """Stand-in runtimes with a published count, sum, spread, minimum and maximum.
 
     The paper reports only these statistics of its 100-shot run; the greedy schedule of a cluster with
     N >= count instances (time to solution = the longest job) or N = 1 (the sum) depends on nothing
@@ -155,12 +155,13 @@ def runtimes_like(count: int, mean: float, std: float, low: float, high: float, 
     """
     import numpy as np
 
+    mean = total / count
     if count < 3 or not low < mean < high:
         raise ValueError("need at least 3 runtimes and low < mean < high")
     rng = np.random.default_rng(seed)
     middle = np.clip(rng.normal(mean, std, count - 2), low, high)
-    # shift the middle so the whole set has the published mean (then the sum matches exactly)
-    target = mean * count - low - high
+    # shift the middle so that the whole set has the published sum
+    target = total - low - high
     middle = np.clip(middle + (target - middle.sum()) / middle.size, low, high)
     values = [low, *middle.tolist(), high]
     rng.shuffle(values)
