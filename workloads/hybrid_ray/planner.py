@@ -13,6 +13,8 @@ room (fewer than ``slots + prefetch_depth`` outstanding) are launched; the rest 
 event with fresher estimates. Planning the whole backlog matters: looking at one job at a time, a fast
 data-local node with a short committed queue always looks best, and a remote node whose transfers could
 overlap computation is never used. Transfers on a node run one at a time (one ``transfer_slot`` per node).
+The transfer queue is modelled as a chain: a transfer that overran its estimate pushes back the ones
+queued behind it, so a link slower than estimated stops attracting work the HPC side finishes sooner.
 
 Speeds come from finished jobs (unknown nodes get the mean of known ones, or ``default_speed``; with no
 knowledge at all compute time counts as zero, so the first jobs go where their data is). A node that has
@@ -38,6 +40,7 @@ class _Outstanding:
     needs_transfer: bool
     ready_at: float  # estimated until staged, then actual
     staged: bool
+    transfer_s: float = 0.0  # estimated duration of its transfer (0 when read in place)
 
 
 @dataclass
@@ -46,6 +49,7 @@ class NodePlan:
     site: str
     slots: int
     jobs: list[_Outstanding] = field(default_factory=list)
+    last_staged_at: float = float("-inf")  # when the node's transfer slot last became free
 
 
 @dataclass(frozen=True)
@@ -123,11 +127,24 @@ class Planner:
 
     def _timeline(self, plan: NodePlan, now: float) -> _Timeline:
         transfer_free = now
+        in_flight = True  # the first unstaged transfer is running; the others queue behind it
         slots = [now] * plan.slots
         for job in plan.jobs:
-            ready = job.ready_at if job.staged else max(job.ready_at, now)
-            if job.needs_transfer and not job.staged:
-                transfer_free = max(transfer_free, ready)
+            if job.staged:
+                ready = job.ready_at
+            elif in_flight:
+                # It started when the transfer before it ended (or as planned), and ends no sooner
+                # than now once overdue.
+                ready = max(job.ready_at, plan.last_staged_at + job.transfer_s, now)
+                in_flight = False
+            else:
+                # Transfers run one at a time in commit order: an overrun pushes back every transfer
+                # queued behind it. Letting each of them end "now" instead booked the link twice, so a
+                # slow link kept looking free and kept attracting work that the HPC side would finish
+                # sooner.
+                ready = max(job.ready_at, transfer_free + job.transfer_s)
+            if not job.staged:
+                transfer_free = ready
             free = heapq.heappop(slots)
             # Outstanding means not finished: a job running longer than predicted ends "now" at the earliest.
             end = max(max(free, ready) + self.compute_seconds(plan.node_id, job.work), now)
@@ -206,10 +223,11 @@ class Planner:
     def commit(self, estimate: Estimate, job_id: str, work: float) -> None:
         needs = estimate.needs_transfer
         self.nodes[estimate.node_id].jobs.append(
-            _Outstanding(job_id, work, needs, estimate.ready_at, staged=not needs)
+            _Outstanding(job_id, work, needs, estimate.ready_at, staged=not needs, transfer_s=estimate.transfer_s)
         )
 
     def staged(self, node_id: str, job_id: str, now: float) -> None:
+        self.nodes[node_id].last_staged_at = now
         for job in self.nodes[node_id].jobs:
             if job.job_id == job_id:
                 job.staged, job.ready_at = True, now

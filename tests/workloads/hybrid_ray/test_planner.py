@@ -110,3 +110,34 @@ def test_rate_estimator_weights_recent_observations():
     assert est.mean_rate() == 15.0 and est.rate("other") is None
     with pytest.raises(ValueError):
         RateEstimator(alpha=0)
+
+
+def test_an_overdue_transfer_pushes_back_the_transfers_queued_behind_it():
+    # Two 0.4 s transfers committed to the cloud at t=0; at t=2 neither has finished (the link is slower
+    # than estimated). The first may end now at the earliest, the second 0.4 s later, so a third
+    # cannot be ready before 2.8 s (counting both as ending "now" would say 2.4 s).
+    planner = _planner(wan_mbit=100, depth=2, speeds={"hpc": 1.0, "cloud": 1.0})
+    demands = [Demand(f"c{i}", 1.0, 5 * MB, {"cloud": "hpc"}) for i in range(2)]
+    for job_id, est in planner.plan(demands, now=0.0):
+        planner.commit(est, job_id, 1.0)
+    assert [round(j.ready_at, 2) for j in planner.nodes["cloud"].jobs] == [0.4, 0.8]
+    assert planner.estimate("cloud", 1.0, "hpc", 5 * MB, now=2.0).ready_at == pytest.approx(2.8)
+    # Once the first is staged, the link is free for the second only.
+    planner.staged("cloud", "c0", now=2.1)
+    assert planner.estimate("cloud", 1.0, "hpc", 5 * MB, now=2.1).ready_at == pytest.approx(2.9)
+
+
+def test_a_congested_link_keeps_the_next_job_on_the_hpc_side():
+    # The cloud computes fast (0.1 s a job) and is bound by its link; two 0.4 s transfers are overdue at
+    # t=1.5. Behind both of them a third job finishes at 2.4 s on the cloud, but at 2.1 s on the HPC
+    # node (0.2 s a job, 2 queued). Counting both transfers as ending "now" said 2.0 s: the cloud.
+    planner = _planner(wan_mbit=100, depth=2, speeds={"hpc": 5.0, "cloud": 10.0})
+    for i in range(2):
+        est = planner.estimate("cloud", 1.0, "hpc", 5 * MB, now=0.0)
+        planner.commit(est, f"c{i}", 1.0)
+    for i in range(2):
+        est = planner.estimate("hpc", 1.0, None, 5 * MB, now=1.5)
+        planner.commit(est, f"h{i}", 1.0)
+    ((_, est),) = planner.plan(_hpc_jobs(1), now=1.5)
+    assert est.node_id == "hpc" and est.finish_at == pytest.approx(2.1)
+    assert planner.estimate("cloud", 1.0, "hpc", 5 * MB, now=1.5).finish_at == pytest.approx(2.4)
