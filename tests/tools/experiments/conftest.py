@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from tools.experiments.outputs import Deployment, Queue
+
+ACCOUNT = "123456789012"
+PREFIX = f"arn:aws:batch:us-east-1:{ACCOUNT}"
+BUCKET = "hpcx-data"
+
+
+def queue(key: str, itype: str, *, spot: bool, multi_node: bool, max_vcpus: int = 2048) -> Queue:
+    return Queue(name=f"hpcx-{key}", arn=f"{PREFIX}:job-queue/hpcx-{key}", compute_environment=f"{PREFIX}:compute-environment/ce-{key}",
+                 instance_types=(itype,), spot=spot, multi_node=multi_node, max_vcpus=max_vcpus,
+                 ecs_cluster_arn=f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/ce-{key}")
+
+
+@pytest.fixture
+def deployment() -> Deployment:
+    queues = [
+        queue("m4-spot-8", "m4.4xlarge", spot=True, multi_node=False),
+        queue("r5-spot-24", "r5.24xlarge", spot=True, multi_node=False),
+        queue("r5-spot-48", "r5.24xlarge", spot=True, multi_node=False),
+        queue("r5-mnp-24", "r5.24xlarge", spot=False, multi_node=True, max_vcpus=1920),
+        queue("c5n-mnp-18", "c5n.18xlarge", spot=False, multi_node=True, max_vcpus=1440),
+    ]
+    return Deployment(
+        stack_name="hpcx-batch", bucket=BUCKET, gradient_queue="hpcx-m4-spot-8",
+        gradient_job_definition=f"{PREFIX}:job-definition/hpcx-gradient:1", mpi_queue="hpcx-r5-mnp-24",
+        mpi_job_definition=f"{PREFIX}:job-definition/hpcx-gradient-mpi:1",
+        state_machine_arn=f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:hpcx-LSRTM-SGD",
+        queues={q.name: q for q in queues},
+    )
+
+
+@pytest.fixture
+def stubbed():
+    """Stubbed clients by service name; every expected call must be made (assert_no_pending_responses)."""
+    made: dict[str, tuple] = {}
+
+    def get(service: str):
+        if service not in made:
+            client = boto3.client(service, region_name="us-east-1")
+            stub = Stubber(client)
+            stub.activate()
+            made[service] = (client, stub)
+        return made[service]
+
+    yield get
+    for _, stub in made.values():
+        stub.deactivate()
