@@ -26,3 +26,21 @@ def test_example_input_is_valid(path: Path):
 def test_bp2004_example_matches_the_published_setup():
     params = RunParameters.parse(json.loads((REPO_ROOT / "examples/lsrtm_bp2004.json").read_text()))
     assert (params.batchsize, params.data.num_shots, params.step_size) == (80, 1348, 1e-4)
+
+
+COSMICAI_EXAMPLES = sorted((REPO_ROOT / "examples").glob("cosmicai_*.json"))
+
+
+@pytest.mark.parametrize("path", COSMICAI_EXAMPLES, ids=lambda p: p.name)
+def test_cosmicai_example_is_valid_for_a_default_deployment(path: Path):
+    from stacks.config import AppConfig
+    from stacks.fmi_stack import EXAMPLE_INPUT
+    from workloads.cosmic.job import parse_input
+
+    request = parse_input(json.loads(path.read_text()))
+    assert request.world_size <= AppConfig().fmi.max_world_size
+    assert parse_input(EXAMPLE_INPUT).world_size <= AppConfig().fmi.max_world_size
+
+
+def test_there_are_cosmicai_examples():
+    assert {p.name for p in COSMICAI_EXAMPLES} >= {"cosmicai_synthetic.json"}
