@@ -1,6 +1,8 @@
-"""`make demo`: synthesize every stack into cdk.out and print what was built.
+"""`make demo`: synthesize every stack into cdk.out, print what was built, then run LSRTM-SGD locally.
 
 For each stack: resources by type, outputs, and cdk-nag findings (unacknowledged, acknowledged).
+Then the LSRTM-SGD state machine from cdk.out runs on this machine (tools/lsrtm_local.py) and writes
+its image, misfit curve and report under out/lsrtm-demo/.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rich.table import Table  # noqa: E402
 
 import app as app_module  # noqa: E402
 from stacks.config import ConfigError  # noqa: E402
+from tools import lsrtm_local  # noqa: E402
 from tools.asl import state_machines_in_cdk_out  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -71,9 +74,12 @@ def main() -> int:
     console.print(table)
 
     machines = state_machines_in_cdk_out(outdir)
-    console.print(f"state machines: {', '.join(machines) if machines else 'none yet (the LSRTM-SGD workflow adds them)'}")
+    console.print(f"state machines: {', '.join(machines)}")
+
+    console.rule("LSRTM-SGD, executed locally from cdk.out")
+    status = lsrtm_local.demo(outdir, REPO_ROOT / "out" / "lsrtm-demo", lsrtm_local.DemoSettings(), console)
     console.print("next: `make test`; deploying needs an AWS account: see README, 'Deploying'.")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ from the stack: change the stack, and this runs the change.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from pathlib import Path
 import boto3
 import numpy as np
 
-from tools.lambdas import invoke
+from tools.lambdas import invoke, load_handler
 from tools.local_cloud.batch_emulator import JobDefinitionSpec, LocalBatch
 from tools.local_cloud.event_sources import SqsEventSource
 from tools.local_cloud.template import ENTRYPOINTS, REPO_ROOT, SynthesizedStack, matches
@@ -43,6 +45,9 @@ class LocalRun:
     images: dict[int, np.ndarray]
     elapsed_s: float
     reducer_invocations: int
+    submitted_jobs: int
+    retried_children: int
+    dataset: object  # tools.seismic_data.Dataset: the local files the shots were made from
     events: list[str] = field(default_factory=list)
 
 
@@ -87,8 +92,9 @@ class LocalStack:
             self.overrides[logical_id] = url
             self.overrides[f"{logical_id}.Arn"] = self.sqs.get_queue_attributes(
                 QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for logical_id in stack.of_type("AWS::Batch::JobQueue"):  # Ref and GetAtt JobQueueArn: the same ARN
+            self.overrides[f"{logical_id}.JobQueueArn"] = stack.resolve({"Ref": logical_id})
         self.functions = stack.functions(self.overrides)
-        self.handler_by_arn = {f.arn: f.handler_folder for f in self.functions.values()}
         self.batch = LocalBatch(
             job_definitions=self._job_definitions(),
             job_queues={stack.resolve({"Ref": q}) for q in stack.of_type("AWS::Batch::JobQueue")},
@@ -136,14 +142,6 @@ class LocalStack:
                 merged[key] = str(value)
         return merged
 
-    def call_lambda(self, arn: str, payload: object) -> object:
-        unqualified = re.sub(r"(:function:[^:]+):.*$", r"\1", arn)  # drop a version or alias
-        folder = self.handler_by_arn.get(unqualified)
-        if folder is None:
-            raise KeyError(f"no function {arn} in the template")
-        self.on_progress(f"lambda {folder}")
-        return invoke(folder, payload)
-
     def deliver_event(self, event: dict) -> None:
         """EventBridge: every rule whose pattern matches invokes its target functions."""
         for pattern, targets in self.rules:
@@ -167,3 +165,207 @@ class LocalStack:
         if len(buckets) != 1:
             raise ValueError(f"expected one DATA_BUCKET across functions, got {buckets}")
         return buckets.pop()
+
+
+# --- one local execution ----------------------------------------------------------------------------
+STACK = "BatchStack"
+MACHINE_SUFFIX = "LSRTM-SGD"  # the single-node machine; the multi-node one needs several hosts
+EXAMPLE = REPO_ROOT / "examples" / "lsrtm_synthetic.json"
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Sizes of the local run: small enough for two cores, big enough for the misfit to mean something."""
+
+    iterations: int = 4
+    # every shot in every iteration, so the misfits of successive iterations compare (with a smaller
+    # batch each iteration's misfit is of other shots; the shot choice is tested in tests/workloads/lsrtm)
+    batchsize: int = 8
+    num_shots: int = 8
+    shape: tuple[int, int] = (161, 61)
+    record_ms: float = 1000.0
+    # Polyak's step, f / |g|^2 times step_length: it adapts to the data's scale, where the seed's fixed
+    # 1e-4 (step_scaling -10000) was tuned for BP 2004's amplitudes
+    step_rule: str = "polyak"
+    step_length: float = 0.5  # f* > 0 (noise, what Born cannot fit): the full Polyak step overshoots
+    timeout_s: float = 900.0
+
+
+def state_machine_definition(stack: SynthesizedStack, suffix: str = MACHINE_SUFFIX) -> tuple[str, dict]:
+    """(name, ASL) of the one state machine whose name ends with `suffix` (the prefix is configurable)."""
+    found = {name: d for name, d in stack.state_machines_by_name().items() if name.endswith(f"-{suffix}")}
+    if len(found) != 1:
+        raise LookupError(f"expected one state machine named *-{suffix} in {stack.name}, got {sorted(found)}")
+    return next(iter(found.items()))
+
+
+def execution_input(sections: dict, settings: DemoSettings) -> dict:
+    """The example input, with the uploaded keys and the demo's sizes."""
+    example = json.loads(EXAMPLE.read_text())
+    return {
+        **example, **sections,
+        "iterations": settings.iterations, "batchsize": settings.batchsize, "step_rule": settings.step_rule,
+        "step_length": settings.step_length, "step_scaling": 1,
+    }
+
+
+def run_local(
+    outdir: Path,
+    workdir: Path,
+    *,
+    settings: DemoSettings = DemoSettings(),
+    execution_name: str = "local-demo",
+    input_override: dict | None = None,
+    max_parallel: int | None = None,
+    kill_first_attempt: tuple[int, int] | None = None,
+    on_progress: Callable[[str], None] = lambda line: None,
+) -> LocalRun:
+    """Execute the synthesized LSRTM-SGD definition here; returns status, images and the report.
+
+    `input_override` replaces keys of the execution input (bad input, other sizes);
+    `kill_first_attempt` = (iteration, array index): that worker's first attempt loses its host.
+    """
+    from adapters.s3_store import S3Store
+    from tools.local_cloud.batch_emulator import BatchHttpServer
+    from tools.local_cloud.moto_server import moto_server
+    from tools.local_sfn import Integrations, LocalStateMachine
+    from tools.seismic_data import make_synthetic, upload
+    from workloads.lsrtm import layout
+    from workloads.lsrtm.arrays import from_npy_bytes
+    from workloads.lsrtm.store import ObjectNotFound
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    stack = SynthesizedStack.load(outdir, STACK)
+    machine_name, definition = state_machine_definition(stack)
+    on_progress(f"state machine {machine_name} from {outdir / (STACK + '.template.json')}")
+    dataset = make_synthetic(workdir / "dataset", shape=settings.shape, num_shots=settings.num_shots,
+                             record_ms=settings.record_ms)
+
+    started = time.perf_counter()
+    with moto_server() as moto_url, environment({
+        **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL_S3": moto_url, "AWS_ENDPOINT_URL_SQS": moto_url,
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }):
+        local = LocalStack(stack, moto_url, workdir, max_parallel or os.cpu_count() or 1, on_progress)
+        bucket = local.data_bucket()
+        sections = upload(local.s3, bucket, "examples/synthetic/", dataset, show_progress=False)
+        run_input = {**execution_input(sections, settings), **(input_override or {})}
+        integrations = Integrations()
+        for logical_id, fn in local.functions.items():  # tools.asl names functions by logical id
+            integrations.register_lambda(logical_id, load_handler(fn.handler_folder))
+        machine = LocalStateMachine(definition, integrations, name=machine_name)
+        if kill_first_attempt is not None:
+            iteration, index = kill_first_attempt
+            local.batch.kill_first_attempt_of.add((f"{execution_name}-it{iteration}", index))
+        sources = local.event_sources()
+        with BatchHttpServer(local.batch) as batch_server, machine.callback_server() as callbacks, environment({
+            "AWS_ENDPOINT_URL_BATCH": batch_server.url, **callbacks.environment(), **local.lambda_environment(),
+        }):
+            for source in sources:
+                source.start()
+            try:
+                result = machine.execute(run_input, name=execution_name, timeout=settings.timeout_s,
+                                         on_event=lambda e: on_progress(f"state {e.state_name}")
+                                         if e.is_state_entered else None)
+            finally:
+                for source in sources:
+                    source.stop()
+                local.batch.shutdown()
+        store = S3Store(bucket, local.s3)
+        try:
+            report = json.loads(store.get(layout.report_key(execution_name)))
+        except ObjectNotFound:
+            report = None  # the input was rejected before a run existed
+        images = {
+            entry["iteration"]: from_npy_bytes(store.get(entry["image_key"]))
+            for entry in (report or {}).get("iterations", [])
+        }
+    return LocalRun(
+        status=result.status, error=result.error, cause=result.cause, output=result.output, report=report,
+        images=images, elapsed_s=time.perf_counter() - started,
+        reducer_invocations=sum(s.invocations for s in sources),
+        events=result.states_entered(),
+        submitted_jobs=len(local.batch.jobs), dataset=dataset,
+        retried_children=sum(len(c.attempts) - 1 for j in local.batch.jobs.values() for c in j.children),
+    )
+
+
+# --- what a person looks at ---------------------------------------------------------------------------
+def write_outputs(run: LocalRun, workdir: Path, settings: DemoSettings) -> dict[str, Path]:
+    """The final image beside the true reflectivity (PNG), the misfit curve (PNG) and a JSON report."""
+    from tools.lsrtm_plots import plot_image, plot_misfit
+    from workloads.seismic.model import Model
+
+    paths = {"report": workdir / "lsrtm_report.json"}
+    misfits = [entry["misfit"] for entry in (run.report or {}).get("iterations", [])]
+    summary = {
+        "status": run.status, "error": run.error, "cause": run.cause,
+        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.__dict__.items()},
+        "workflow_seconds": round(run.elapsed_s, 1),
+        "misfit_per_iteration": misfits,
+        "misfit_decrease": (misfits[0] - misfits[-1]) / misfits[0] if len(misfits) > 1 and misfits[0] else None,
+        "batch_jobs_submitted": run.submitted_jobs,
+        "worker_retries": run.retried_children,
+        "reducer_invocations": run.reducer_invocations,
+        "states_entered": len(run.events),
+        "report": run.report,
+    }
+    if run.images:
+        true, background = Model.load_npz(run.dataset.true_model), Model.load_npz(run.dataset.model)
+        (x0, x1), (z0, z1) = true.extent
+        final = max(run.images)
+        paths["image"] = plot_image(
+            run.images[final], true.m - background.m, (x0 / 1e3, x1 / 1e3, z1 / 1e3, z0 / 1e3),
+            workdir / "lsrtm_image.png", f"LS-RTM image after {final} SGD iterations",
+        )
+        paths["misfit"] = plot_misfit(misfits, workdir / "lsrtm_misfit.png")
+    paths["report"].write_text(json.dumps(summary, indent=2))
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from rich.console import Console
+
+    parser = argparse.ArgumentParser(description="Run the synthesized LSRTM-SGD state machine on this machine.")
+    parser.add_argument("--cdk-out", type=Path, default=REPO_ROOT / "cdk.out", help="synthesized cloud assembly")
+    parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "out" / "lsrtm-demo")
+    parser.add_argument("--iterations", type=int, default=DemoSettings.iterations)
+    parser.add_argument("--batchsize", type=int, default=DemoSettings.batchsize)
+    parser.add_argument("--shots", type=int, default=DemoSettings.num_shots)
+    parser.add_argument("--step-length", type=float, default=DemoSettings.step_length)
+    parser.add_argument("--shape", default="x".join(map(str, DemoSettings.shape)), help="nx x nz grid points")
+    args = parser.parse_args(argv)
+    nx, nz = (int(v) for v in args.shape.lower().split("x"))
+    settings = DemoSettings(iterations=args.iterations, batchsize=args.batchsize, num_shots=args.shots,
+                            step_length=args.step_length, shape=(nx, nz))
+    return demo(args.cdk_out, args.workdir, settings, Console())
+
+
+def demo(cdk_out: Path, workdir: Path, settings: DemoSettings, console) -> int:
+    """Run, show progress on one status line, print where the results are."""
+    if not (cdk_out / f"{STACK}.template.json").exists():
+        console.print(f"[red]{cdk_out} has no {STACK}: synthesize first (make synth)")
+        return 2
+    console.print(f"LSRTM-SGD locally: {settings.num_shots} shots, {settings.iterations} iterations of "
+                  f"{settings.batchsize}, model {settings.shape[0]}x{settings.shape[1]}, "
+                  f"{os.cpu_count()} worker process(es) at a time")
+    with console.status("starting") as status:
+        run = run_local(cdk_out, workdir, settings=settings, on_progress=lambda line: status.update(line))
+    paths = write_outputs(run, workdir, settings)
+    colour = "green" if run.status == "SUCCEEDED" else "red"
+    console.print(f"[{colour}]{run.status}[/] in {run.elapsed_s:.0f} s; {run.submitted_jobs} Batch jobs, "
+                  f"{run.reducer_invocations} reducer invocations")
+    if run.status != "SUCCEEDED":
+        console.print(f"{run.error}: {run.cause}")
+    misfits = [e["misfit"] for e in (run.report or {}).get("iterations", [])]
+    if misfits:
+        console.print("misfit per iteration: " + ", ".join(f"{m:.4g}" for m in misfits))
+    for what, path in paths.items():
+        console.print(f"{what}: {path}")
+    return 0 if run.status == "SUCCEEDED" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

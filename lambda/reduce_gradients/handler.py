@@ -47,11 +47,15 @@ def reduce_group(messages: list[PartialGradientMessage]) -> None:
     if any((m.bucket, m.group_id) != (first.bucket, first.group_id) for m in messages):
         raise ValueError(f"messages of one group name different buckets or iterations: {messages}")
     store = S3Store(first.bucket)
-    if store.exists(layout.result_key(first.run_id, first.iteration)):
-        # the iteration finished (its result is written only after the execution was told): late duplicate
-        logger.info("iteration already complete; ignoring", extra={"group": first.group_id, "messages": len(messages)})
-        return
     manifest = load_manifest(store, first.run_id, first.iteration)
+    result_key = layout.result_key(first.run_id, first.iteration)
+    if store.exists(result_key):
+        # the iteration is complete: a late duplicate, or a redelivery after a crash before the execution
+        # was told. Answering again is harmless (a token answers once; later answers are ignored).
+        outcome = json.loads(store.get(result_key))
+        answered = send_success(manifest.task_token, outcome)
+        logger.info("iteration already complete", extra={"group": first.group_id, "token_answered_now": answered})
+        return
     result, accumulator = reduce_messages(store, manifest, messages)
     logger.info(
         "reduced",
@@ -60,8 +64,9 @@ def reduce_group(messages: list[PartialGradientMessage]) -> None:
     )
     if not result.complete:
         return
-    # Each step below is idempotent, and the result is written last: after a crash anywhere here the
-    # redelivered messages add nothing to the sum but finish the iteration again.
+    # Each step below is idempotent. The result is written before the execution is told, so whatever
+    # runs next (the next iteration, the clean-up and its report) finds it; after a crash anywhere here
+    # the redelivered messages add nothing to the sum and finish the iteration again.
     image_key = apply_update(store, manifest, accumulator)
     outcome = {
         "iteration": manifest.iteration,
@@ -69,6 +74,6 @@ def reduce_group(messages: list[PartialGradientMessage]) -> None:
         "image_key": image_key,
         "shots": sorted(accumulator.shots),
     }
+    store.put(result_key, json.dumps(outcome).encode())
     answered = send_success(manifest.task_token, outcome)
-    store.put(layout.result_key(manifest.run_id, manifest.iteration), json.dumps(outcome).encode())
     logger.info("iteration complete", extra={**outcome, "token_answered_now": answered})

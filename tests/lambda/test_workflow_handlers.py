@@ -142,3 +142,43 @@ def test_bad_input_is_refused_before_anything_is_submitted(aws, change, message)
     with pytest.raises(InvalidInput, match=message):
         invoke("validate_input", {"input": {**INPUT, **change}, "execution": "exec-5"})
     assert aws.batch.submitted == []
+
+
+def test_the_result_is_stored_before_the_execution_is_told(aws, monkeypatch):
+    """What runs after the token (next iteration, clean-up's report) must find the iteration's result."""
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-order"})
+    shots = invoke("submit_gradient_job", {"token": "tok-o", "run": run})["shots"]
+    store = S3Store(BUCKET)
+    messages = [_worker(store, "exec-order", 1, s) for s in shots]
+    seen_at_answer = []
+    answer = aws.sfn.send_task_success
+
+    def answer_and_look(taskToken, output):
+        seen_at_answer.append(store.exists(layout.result_key("exec-order", 1)))
+        return answer(taskToken=taskToken, output=output)
+
+    monkeypatch.setattr(aws.sfn, "send_task_success", answer_and_look)
+    invoke("reduce_gradients", _sqs_event(messages))
+    assert seen_at_answer == [True]
+
+
+def test_a_crash_after_the_result_before_the_answer_is_finished_by_the_redelivery(aws, monkeypatch):
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-crash"})
+    shots = invoke("submit_gradient_job", {"token": "tok-c", "run": run})["shots"]
+    store = S3Store(BUCKET)
+    messages = [_worker(store, "exec-crash", 1, s) for s in shots]
+    answer = aws.sfn.send_task_success
+
+    def crash(taskToken, output):
+        raise ConnectionError("the function died before answering")
+
+    monkeypatch.setattr(aws.sfn, "send_task_success", crash)
+    failed = invoke("reduce_gradients", _sqs_event(messages))["batchItemFailures"]
+    assert len(failed) == len(messages) and "tok-c" not in aws.sfn.answers
+    monkeypatch.setattr(aws.sfn, "send_task_success", answer)
+    assert invoke("reduce_gradients", _sqs_event(messages)) == {"batchItemFailures": []}
+    kind, output = aws.sfn.answers["tok-c"]
+    assert kind == "success"
+    assert json.loads(output)["misfit"] == pytest.approx(sum(10.0 * (s + 1) for s in shots))  # counted once

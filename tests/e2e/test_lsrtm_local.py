@@ -1,0 +1,63 @@
+"""The LSRTM-SGD state machine exactly as synthesized, run locally (tools/lsrtm_local.py): real handlers,
+real worker processes computing Devito gradients, S3/SQS in moto's server, the SQS event source and the
+Batch emulator. Small model, so the three runs take about a minute on two cores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tools.lsrtm_local import DemoSettings, run_local
+
+pytestmark = pytest.mark.slow
+
+SMALL = DemoSettings(iterations=3, batchsize=4, num_shots=4, shape=(101, 41), record_ms=700.0, timeout_s=400.0)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("lsrtm-local")  # shared: the synthetic dataset is made once
+
+
+@pytest.fixture(scope="module")
+def baseline(synthesized, workdir):
+    return run_local(synthesized.outdir, workdir, settings=SMALL, execution_name="e2e-baseline")
+
+
+def test_the_synthesized_workflow_succeeds_and_the_misfit_decreases(baseline):
+    assert baseline.status == "SUCCEEDED", f"{baseline.error}: {baseline.cause}"
+    misfits = [entry["misfit"] for entry in baseline.report["iterations"]]
+    assert len(misfits) == SMALL.iterations
+    assert all(later < earlier for earlier, later in zip(misfits, misfits[1:], strict=False)), misfits
+    assert misfits[-1] < 0.7 * misfits[0], misfits
+    assert sorted(baseline.images) == [1, 2, 3]
+    assert all(np.abs(image).max() > 0 for image in baseline.images.values())
+    assert baseline.report["deleted_objects"] > 0  # partial gradients and accumulators cleaned up
+    # one array job per iteration; the reducer runs at most once per message, far from the seed's busy loop
+    assert baseline.submitted_jobs == SMALL.iterations
+    assert baseline.reducer_invocations <= SMALL.iterations * (SMALL.batchsize + 1)
+    assert baseline.retried_children == 0
+    assert baseline.events[:2] == ["ValidateInput", "MoreIterations"] and baseline.events[-1] == "Done"
+
+
+def test_a_worker_killed_once_is_retried_and_the_result_is_unchanged(synthesized, workdir, baseline):
+    one = DemoSettings(**{**SMALL.__dict__, "iterations": 1})
+    killed = run_local(synthesized.outdir, workdir, settings=one, execution_name="e2e-killed",
+                       kill_first_attempt=(1, 1))
+    assert killed.status == "SUCCEEDED", f"{killed.error}: {killed.cause}"
+    assert killed.retried_children == 1
+    assert sorted(killed.images) == [1], killed.report
+    # the same shots (same seed and iteration); only the order of the float32 sum may differ
+    scale = np.abs(baseline.images[1]).max()
+    np.testing.assert_allclose(killed.images[1], baseline.images[1], rtol=0, atol=1e-5 * scale)
+    assert killed.report["iterations"][0]["misfit"] == pytest.approx(baseline.report["iterations"][0]["misfit"])
+
+
+def test_bad_input_fails_in_validation_and_submits_nothing(synthesized, workdir):
+    rejected = run_local(synthesized.outdir, workdir, settings=SMALL, execution_name="e2e-rejected",
+                         input_override={"batchsize": 99})
+    assert rejected.status == "FAILED"
+    assert rejected.error == "InvalidInput"
+    assert "batchsize=99 exceeds data.num_shots=4" in rejected.cause
+    assert rejected.submitted_jobs == 0
+    assert rejected.events == ["ValidateInput", "InputRejected"]
