@@ -10,6 +10,7 @@ import socket
 import sys
 import tempfile
 import threading
+import traceback
 
 import boto3
 import pytest
@@ -109,12 +110,15 @@ def test_an_unreachable_rendezvous_server_fails_validation(s3, deployment, monke
 def _run_ranks(run: dict) -> list:
     """Every rank at once, on threads (each pairs through the rendezvous server, as Lambdas would)."""
     results: list = [None] * run["world_size"]
+    # import the handler once, before the threads: tools.lambdas.load_handler registers the module before
+    # executing it, so a second thread importing at the same moment could see it half-initialised
+    load_handler("cosmic_executor")
 
     def one(rank: int) -> None:
         try:
             results[rank] = invoke("cosmic_executor", {"rank": rank, "job": run["job"]})
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
-            results[rank] = exc
+        except Exception:  # noqa: BLE001 - the test shows it
+            results[rank] = traceback.format_exc()
 
     threads = [threading.Thread(target=one, args=(r,)) for r in run["ranks"]]
     for t in threads:
