@@ -104,7 +104,7 @@ class LocalStack:
             on_event=self.deliver_event,
             on_progress=lambda what, job, child: on_progress(f"batch {job.name}[{child.index}] {what}"),
         )
-        self.rules = stack.event_rules()
+        self.rules = stack.event_rules(self.overrides)
 
     def _job_definitions(self) -> dict[str, JobDefinitionSpec]:
         specs = {}
@@ -218,12 +218,14 @@ def run_local(
     input_override: dict | None = None,
     max_parallel: int | None = None,
     kill_first_attempt: tuple[int, int] | None = None,
+    extra_objects: dict[str, bytes] | None = None,
     on_progress: Callable[[str], None] = lambda line: None,
 ) -> LocalRun:
     """Execute the synthesized LSRTM-SGD definition here; returns status, images and the report.
 
     `input_override` replaces keys of the execution input (bad input, other sizes);
-    `kill_first_attempt` = (iteration, array index): that worker's first attempt loses its host.
+    `kill_first_attempt` = (iteration, array index): that worker's first attempt loses its host;
+    `extra_objects`: more objects for the data bucket (key -> bytes), e.g. broken shots.
     """
     from adapters.s3_store import S3Store
     from tools.local_cloud.batch_emulator import BatchHttpServer
@@ -249,6 +251,8 @@ def run_local(
         local = LocalStack(stack, moto_url, workdir, max_parallel or os.cpu_count() or 1, on_progress)
         bucket = local.data_bucket()
         sections = upload(local.s3, bucket, "examples/synthetic/", dataset, show_progress=False)
+        for key, body in (extra_objects or {}).items():
+            local.s3.put_object(Bucket=bucket, Key=key, Body=body)
         run_input = {**execution_input(sections, settings), **(input_override or {})}
         integrations = Integrations()
         for logical_id, fn in local.functions.items():  # tools.asl names functions by logical id

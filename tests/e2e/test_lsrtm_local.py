@@ -11,7 +11,7 @@ from tools.lsrtm_local import DemoSettings, run_local
 
 pytestmark = pytest.mark.slow
 
-SMALL = DemoSettings(iterations=3, batchsize=4, num_shots=4, shape=(101, 41), record_ms=700.0, timeout_s=400.0)
+SMALL = DemoSettings(iterations=3, batchsize=4, num_shots=4, shape=(101, 41), record_ms=700.0, timeout_s=240.0)
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +61,15 @@ def test_bad_input_fails_in_validation_and_submits_nothing(synthesized, workdir)
     assert "batchsize=99 exceeds data.num_shots=4" in rejected.cause
     assert rejected.submitted_jobs == 0
     assert rejected.events == ["ValidateInput", "InputRejected"]
+
+
+def test_a_shot_that_fails_for_good_fails_the_execution_with_its_cause_after_clean_up(synthesized, workdir):
+    broken = {f"broken/shot_{i}.segy": b"not a SEG-Y file" for i in range(4)}
+    one = DemoSettings(**{**SMALL.__dict__, "iterations": 1})
+    failed = run_local(synthesized.outdir, workdir, settings=one, execution_name="e2e-broken",
+                       input_override={"data": {"prefix": "broken/", "num_shots": 4}}, extra_objects=broken)
+    assert failed.status == "FAILED"
+    assert failed.events[-2:] == ["CleanUpAfterFailure", "Failed"]
+    assert "e2e-broken-it1" in failed.cause  # the failed job is named in the cause
+    assert failed.retried_children == 0  # an application error is not retried (Spot reclaims are)
+    assert failed.report["status"] == "FAILED" and failed.report["iterations"] == []

@@ -86,13 +86,13 @@ class SynthesizedStack:
             out.append((queue, props["FunctionName"]["Ref"], int(props.get("BatchSize", 10))))
         return out
 
-    def event_rules(self) -> list[tuple[dict, list[str]]]:
+    def event_rules(self, overrides: dict[str, Any] | None = None) -> list[tuple[dict, list[str]]]:
         """(event pattern with local values, target function logical ids) per EventBridge rule."""
         out = []
         for rule in self.of_type("AWS::Events::Rule").values():
             props = rule["Properties"]
             targets = [t["Arn"]["Fn::GetAtt"][0] for t in props.get("Targets", []) if "Fn::GetAtt" in t["Arn"]]
-            out.append((self.resolve(props["EventPattern"]), targets))
+            out.append((self.resolve(props["EventPattern"], overrides), targets))
         return out
 
 
