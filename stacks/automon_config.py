@@ -14,6 +14,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from stacks.cidr import check_private_cidr
 from stacks.instance_types import instance_spec
 from stacks.log_retention import check_retention_days
 from workloads.automon.constants import DEFAULT_PORT, NODE_TYPES
@@ -117,13 +118,7 @@ class AutoMonConfig(_Strict):
     @field_validator("coordinator_vpc_cidr", "nodes_vpc_cidr")
     @classmethod
     def _private_cidr(cls, v: str) -> str:
-        try:
-            net = ipaddress.IPv4Network(v, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"{v!r} is not an IPv4 network in CIDR form ({exc})") from None
-        if not net.is_private or not 16 <= net.prefixlen <= 24:
-            raise ValueError(f"{v!r} must be a private (RFC 1918) range between /16 and /24")
-        return v
+        return check_private_cidr(v)
 
     @field_validator("node_cidrs")
     @classmethod

@@ -8,7 +8,6 @@ fail here, at synth time, with a message that names the setting.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from typing import Any, Self
@@ -16,6 +15,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from stacks.automon_config import AutoMonConfig
+from stacks.cidr import check_private_cidr
 from stacks.fmi_config import FmiConfig
 from stacks.hybrid_ray_config import HybridRayConfig
 from stacks.instance_types import ECS_USABLE_MEMORY_FRACTION, instance_spec
@@ -154,15 +154,7 @@ class BatchConfig(_Strict):
     @field_validator("vpc_cidr")
     @classmethod
     def _private_cidr(cls, v: str) -> str:
-        try:
-            net = ipaddress.IPv4Network(v, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"vpc_cidr {v!r} is not an IPv4 network in CIDR form ({exc})") from None
-        if not net.is_private:
-            raise ValueError(f"vpc_cidr {v!r} is not a private (RFC 1918) range")
-        if not 16 <= net.prefixlen <= 24:
-            raise ValueError(f"vpc_cidr {v!r}: the prefix length must be between /16 and /24")
-        return v
+        return check_private_cidr(v)
 
     @field_validator("log_retention_days")
     @classmethod

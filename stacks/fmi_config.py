@@ -6,12 +6,12 @@ Ports and communicator defaults come from workloads/cosmic/constants.py (one sou
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from stacks.automon_config import check_fargate_size
+from stacks.cidr import check_private_cidr
 from stacks.log_retention import check_retention_days
 from workloads.cosmic.constants import DEFAULT_OP_TIMEOUT_S, HEALTH_PORT, RENDEZVOUS_PORT
 
@@ -26,7 +26,7 @@ class _Strict(BaseModel):
 
 
 class FmiConfig(_Strict):
-    vpc_cidr: str = "10.50.0.0/16"
+    vpc_cidr: str = "10.60.0.0/16"  # apart from the other stacks' defaults, should anyone peer them
     az_count: int = Field(default=2, ge=1, le=3)
     # the rendezvous task sits in private subnets; a NAT gateway lets it pull its image and write logs
     nat_gateways: int = Field(default=1, ge=1, le=3)
@@ -48,13 +48,7 @@ class FmiConfig(_Strict):
     @field_validator("vpc_cidr")
     @classmethod
     def _private_cidr(cls, v: str) -> str:
-        try:
-            net = ipaddress.IPv4Network(v, strict=True)
-        except ValueError as exc:
-            raise ValueError(f"{v!r} is not an IPv4 network in CIDR form ({exc})") from None
-        if not net.is_private or not 16 <= net.prefixlen <= 24:
-            raise ValueError(f"{v!r} must be a private (RFC 1918) range between /16 and /24")
-        return v
+        return check_private_cidr(v)
 
     @field_validator("executor_memory_mib")
     @classmethod

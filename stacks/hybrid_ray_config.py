@@ -16,6 +16,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from stacks.cidr import check_private_cidr
 from stacks.instance_types import instance_spec
 from stacks.log_retention import check_retention_days
 from workloads.hybrid_ray.topology import HybridTopology
@@ -37,16 +38,6 @@ SSH_TUNNEL_REFUSAL = (
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_private_cidr(v: str) -> str:
-    try:
-        net = ipaddress.IPv4Network(v, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"{v!r} is not an IPv4 network in CIDR form ({exc})") from None
-    if not net.is_private or not 16 <= net.prefixlen <= 24:
-        raise ValueError(f"{v!r} must be a private (RFC 1918) range between /16 and /24")
-    return v
 
 
 class HybridRayConfig(_Strict):
@@ -74,7 +65,7 @@ class HybridRayConfig(_Strict):
     @field_validator("hpc_vpc_cidr", "cloud_vpc_cidr")
     @classmethod
     def _private_cidr(cls, v: str) -> str:
-        return _check_private_cidr(v)
+        return check_private_cidr(v)
 
     @field_validator("availability_zone")
     @classmethod

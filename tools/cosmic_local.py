@@ -24,13 +24,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tools.lambdas import LocalContext, load_handler
+from tools.local_cloud.environment import FAKE_CREDENTIALS, environment, local_bucket_name
 from tools.local_cloud.moto_server import moto_server
 from tools.local_cloud.template import REPO_ROOT, FunctionSpec, SynthesizedStack
 from tools.local_sfn import Integrations, LocalStateMachine
@@ -41,13 +41,6 @@ EXECUTOR = "cosmic_executor"
 EXAMPLE = REPO_ROOT / "examples" / "cosmicai_synthetic.json"
 DATA_KEY = "inputs/local-synthetic.pt"
 WEIGHTS_KEY = "weights/astromae-seed1.pt"
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
 
 @dataclass
 class Invocation:
@@ -72,31 +65,6 @@ class LocalCosmicRun:
     invocations: list[Invocation] = field(default_factory=list)
     rendezvous: dict = field(default_factory=dict)  # the server's counters after the run
     states: list[str] = field(default_factory=list)
-
-
-@contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def local_bucket_name(logical_id: str) -> str:
-    return re.sub(r"[^a-z0-9-]", "-", f"local-{logical_id.lower()}")[:63]
-
-
-def state_machine_definition(stack: SynthesizedStack) -> tuple[str, dict]:
-    found = {n: d for n, d in stack.state_machines_by_name().items() if n.endswith(f"-{MACHINE_SUFFIX}")}
-    if len(found) != 1:
-        raise LookupError(f"expected one state machine named *-{MACHINE_SUFFIX} in {stack.name}, got {sorted(found)}")
-    return next(iter(found.items()))
 
 
 class _Errors:
@@ -214,7 +182,7 @@ def run(
     workdir = Path(workdir or tempfile.mkdtemp(prefix="cosmicai-local-"))
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
     stack = SynthesizedStack.load(outdir, STACK)
-    machine_name, definition = state_machine_definition(stack)
+    machine_name, definition = stack.state_machine_ending(MACHINE_SUFFIX)
     execution = execution or f"local-{int(time.time())}"
 
     import boto3

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,15 +22,9 @@ import numpy as np
 
 from tools.lambdas import invoke, load_handler
 from tools.local_cloud.batch_emulator import JobDefinitionSpec, LocalBatch
+from tools.local_cloud.environment import FAKE_CREDENTIALS, environment, local_bucket_name
 from tools.local_cloud.event_sources import SqsEventSource
 from tools.local_cloud.template import ENTRYPOINTS, REPO_ROOT, SynthesizedStack, matches
-
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 
 
 @dataclass
@@ -49,24 +41,6 @@ class LocalRun:
     retried_children: int
     dataset: object  # tools.seismic_data.Dataset: the local files the shots were made from
     events: list[str] = field(default_factory=list)
-
-
-@contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def local_bucket_name(logical_id: str) -> str:
-    return re.sub(r"[^a-z0-9-]", "-", f"local-{logical_id.lower()}")[:63]
 
 
 class LocalStack:
@@ -191,14 +165,6 @@ class DemoSettings:
     timeout_s: float = 900.0
 
 
-def state_machine_definition(stack: SynthesizedStack, suffix: str = MACHINE_SUFFIX) -> tuple[str, dict]:
-    """(name, ASL) of the one state machine whose name ends with `suffix` (the prefix is configurable)."""
-    found = {name: d for name, d in stack.state_machines_by_name().items() if name.endswith(f"-{suffix}")}
-    if len(found) != 1:
-        raise LookupError(f"expected one state machine named *-{suffix} in {stack.name}, got {sorted(found)}")
-    return next(iter(found.items()))
-
-
 def execution_input(sections: dict, settings: DemoSettings) -> dict:
     """The example input, with the uploaded keys and the demo's sizes."""
     example = json.loads(EXAMPLE.read_text())
@@ -238,7 +204,7 @@ def run_local(
 
     workdir.mkdir(parents=True, exist_ok=True)
     stack = SynthesizedStack.load(outdir, STACK)
-    machine_name, definition = state_machine_definition(stack)
+    machine_name, definition = stack.state_machine_ending(MACHINE_SUFFIX)
     on_progress(f"state machine {machine_name} from {outdir / (STACK + '.template.json')}")
     dataset = make_synthetic(workdir / "dataset", shape=settings.shape, num_shots=settings.num_shots,
                              record_ms=settings.record_ms)
@@ -290,7 +256,7 @@ def run_local(
         reducer_invocations=sum(s.invocations for s in sources),
         events=result.states_entered(),
         submitted_jobs=len(local.batch.jobs), dataset=dataset,
-        retried_children=sum(len(c.attempts) - 1 for j in local.batch.jobs.values() for c in j.children),
+        retried_children=sum(max(0, len(c.attempts) - 1) for j in local.batch.jobs.values() for c in j.children),
     )
 
 

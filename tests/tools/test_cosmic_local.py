@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tools.cosmic_local import DATA_KEY, STACK, run, state_machine_definition
+from tools.cosmic_local import DATA_KEY, MACHINE_SUFFIX, STACK, run
 from tools.local_cloud.template import SynthesizedStack
 from workloads.cosmic.astromae import build_model
 from workloads.cosmic.dataset import synthetic_dataset
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_world_size_4_runs_the_synthesized_definition_with_concurrent_ranks(synthesized, tmp_path):
-    definition = state_machine_definition(SynthesizedStack.load(synthesized.outdir, STACK))[1]
+    definition = SynthesizedStack.load(synthesized.outdir, STACK).state_machine_ending(MACHINE_SUFFIX)[1]
     assert definition["States"]["RunRanks"]["MaxConcurrency"] >= 4
 
     result = run(synthesized.outdir, world_size=4, samples=SAMPLES, with_weights=True, workdir=tmp_path,

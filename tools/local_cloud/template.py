@@ -77,6 +77,13 @@ class SynthesizedStack:
         }
         return {names[k]: definition for k, definition in state_machines(self.template).items()}
 
+    def state_machine_ending(self, suffix: str) -> tuple[str, dict]:
+        """(name, ASL) of the one state machine named `<prefix>-<suffix>` (the prefix is configurable)."""
+        found = {name: d for name, d in self.state_machines_by_name().items() if name.endswith(f"-{suffix}")}
+        if len(found) != 1:
+            raise LookupError(f"expected one state machine named *-{suffix} in {self.name}, got {sorted(found)}")
+        return next(iter(found.items()))
+
     def event_source_mappings(self) -> list[tuple[str, str, int]]:
         """(queue logical id, function logical id, batch size) per SQS event source mapping."""
         out = []

@@ -1,8 +1,10 @@
-"""The AutoMon VPCs: public subnets for the coordinator; private subnets behind NAT for the nodes.
+"""A VPC with public subnets and, when NAT is on, private subnets behind NAT, with flow logs.
 
-The nodes' NAT gateways get Elastic IPs made here, so their public addresses are known resources: the
-coordinator's security group admits its port from exactly those addresses (the original opened
-TCP 10-65535 to 0.0.0.0/0 on the default security group of both regions).
+Used by the AutoMon stacks (public subnets for the coordinator; private ones for the nodes) and by
+FmiStack (the rendezvous load balancer in public subnets, its task in private ones). The NAT gateways
+get Elastic IPs made here, so their public addresses are known resources: AutoMon's coordinator
+security group admits its port from exactly those addresses (the original opened TCP 10-65535 to
+0.0.0.0/0 on the default security group of both regions).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 
-class AutoMonNetwork(Construct):
+class ExperimentNetwork(Construct):
     def __init__(
         self,
         scope: Construct,
