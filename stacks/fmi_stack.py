@@ -14,8 +14,8 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.config import AppConfig
-from stacks.constructs.experiment_network import ExperimentNetwork
 from stacks.constructs.cosmic_workflow import CosmicWorkflow
+from stacks.constructs.experiment_network import ExperimentNetwork
 from stacks.constructs.rendezvous_service import RendezvousService
 from stacks.constructs.secure_bucket import SecureBucket
 from stacks.log_retention import retention
