@@ -5,6 +5,8 @@
 - allreduce: recursive doubling; with a non-power-of-two size the first 2*rem ranks fold pairwise first
   and get the result back last. Large arrays under a built-in op use Rabenseifner's algorithm instead
   (recursive-halving reduce-scatter + recursive-doubling allgather): half the bytes of plain doubling.
+  Over the Direct channel each block of the partner's half is added as it arrives (still in cache; no
+  buffer of the message's size), and with a power-of-two world the input is read, never copied.
 - scan: recursive doubling (order kept, so associativity is enough); a linear chain otherwise.
 - barrier: an allreduce of one small integer, as FMI does.
 Every algorithm keeps lower ranks on the left of the operator, so results match a sequential fold.
@@ -120,6 +122,10 @@ def allreduce(p: PointToPoint, obj: Any, op: ReduceOp) -> Any:
         return bcast(p, reduce(p, obj, op, 0), 0)
     pof2 = 1 << (p.size.bit_length() - 1)
     rem = p.size - pof2
+    if rem == 0 and _rabenseifner_fits(obj, op, pof2):
+        out = np.empty_like(obj)  # no private copy: the first step reads `obj` and writes here
+        _rabenseifner(p, obj, out, op, p.rank, pof2, rem)
+        return out
     acc = private_copy(obj)
     # Fold the first 2*rem ranks pairwise so that a power of two takes part (MPICH's scheme).
     if p.rank < 2 * rem:
@@ -133,7 +139,7 @@ def allreduce(p: PointToPoint, obj: Any, op: ReduceOp) -> Any:
         newrank = p.rank - rem
     if newrank >= 0:
         if _rabenseifner_fits(acc, op, pof2):
-            _rabenseifner(p, acc, op, newrank, pof2, rem)
+            _rabenseifner(p, acc, acc, op, newrank, pof2, rem)
         else:
             acc = _recursive_doubling(p, acc, op, newrank, pof2, rem)
     if p.rank < 2 * rem:
@@ -169,21 +175,29 @@ def _rabenseifner_fits(acc: Any, op: ReduceOp, pof2: int) -> bool:
     )
 
 
-def _rabenseifner(p: PointToPoint, acc: np.ndarray, op: ReduceOp, newrank: int, pof2: int, rem: int) -> None:
-    """In place: afterwards every participating rank holds the full reduction in `acc`."""
-    flat = acc.reshape(-1)
+def _rabenseifner(p: PointToPoint, src: np.ndarray, acc: np.ndarray, op: ReduceOp, newrank: int, pof2: int,
+                 rem: int) -> None:
+    """Afterwards every participating rank holds the full reduction of the ranks' `src` in `acc` (which
+    may be `src` itself). A channel with `sendrecv_reduce` adds each block as it arrives, in cache;
+    otherwise the partner's half lands in a scratch array first."""
+    flat, read = acc.reshape(-1), src.reshape(-1)
     cuts = [i * flat.size // pof2 for i in range(pof2 + 1)]
-    scratch = np.empty(cuts[pof2 // 2] + 1 if pof2 > 1 else 1, dtype=flat.dtype)
+    combine = getattr(p, "sendrecv_reduce", None)
+    scratch = None if combine else np.empty(cuts[pof2 // 2] + 1 if pof2 > 1 else 1, dtype=flat.dtype)
     lo, hi = 0, pof2  # the block of segments this rank is responsible for
     mask = pof2 >> 1
     while mask > 0:  # reduce-scatter by recursive halving: keep half, send the other half
         partner_new = newrank ^ mask
         mid = (lo + hi) // 2
         keep, give = ((lo, mid), (mid, hi)) if newrank < partner_new else ((mid, hi), (lo, mid))
-        mine = flat[cuts[keep[0]] : cuts[keep[1]]]
-        other = p.sendrecv(_real_rank(partner_new, rem), flat[cuts[give[0]] : cuts[give[1]]],
-                           into=scratch[: mine.size])
-        op.ufunc(mine, other, out=mine)
+        mine, out = read[cuts[keep[0]] : cuts[keep[1]]], flat[cuts[keep[0]] : cuts[keep[1]]]
+        partner, sending = _real_rank(partner_new, rem), read[cuts[give[0]] : cuts[give[1]]]
+        if combine is not None:
+            combine(partner, sending, op.ufunc, mine, out)
+        else:
+            other = p.sendrecv(partner, sending, into=scratch[: mine.size])
+            op.ufunc(mine, other, out=out)
+        read = flat  # from here on this rank only touches segments it has written into `acc`
         lo, hi = keep
         mask >>= 1
     mask = 1

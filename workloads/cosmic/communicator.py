@@ -23,7 +23,7 @@ import numpy as np
 
 from workloads.cosmic import collectives
 from workloads.cosmic.constants import DEFAULT_OP_TIMEOUT_S, RENDEZVOUS_PORT
-from workloads.cosmic.direct_channel import DirectChannel, Transfers
+from workloads.cosmic.direct_channel import Combine, DirectChannel, Transfers
 from workloads.cosmic.payload import check_comm_name
 from workloads.cosmic.reduce_ops import ReduceOp, private_copy, resolve
 
@@ -61,6 +61,16 @@ class _Step:
         t = self._transfers()
         t.send(link, obj)
         t.recv(link, into)
+        return t.run()[0]
+
+    def sendrecv_reduce(self, peer: int, obj: np.ndarray, ufunc: np.ufunc, left: np.ndarray,
+                        out: np.ndarray) -> np.ndarray:
+        """Send `obj` to `peer` while its array arrives and is reduced block by block:
+        out = ufunc(left, received), with no buffer of the message's size."""
+        link = self._link(peer)
+        t = self._transfers()
+        t.send(link, obj)
+        t.recv(link, combine=Combine(ufunc, left, out, self._comm._channel.scratch))
         return t.run()[0]
 
 

@@ -23,6 +23,7 @@ from workloads.cosmic.errors import CommunicatorTimeout, PeerDisconnected, Proto
 from workloads.cosmic.rendezvous_client import pair
 
 _CHUNK = 1 << 22  # bytes per send/recv call: large enough that call overhead vanishes
+_REDUCE_CHUNK = 1 << 18  # bytes received and reduced at a time: the block is still in L2 when it is added
 _HEADER = framing.HEADER.size
 
 
@@ -61,16 +62,31 @@ class _Outgoing:
         return True
 
 
+@dataclass(frozen=True)
+class Combine:
+    """Reduce an incoming array as it arrives: out = ufunc(left, received), block by block.
+
+    `left` and `out` are C-contiguous arrays of one shape and dtype (`out` may be `left`); the received
+    bytes land in `scratch` (a small reusable buffer) and never need a buffer of the message's size."""
+
+    ufunc: np.ufunc
+    left: np.ndarray
+    out: np.ndarray
+    scratch: np.ndarray  # uint8, a multiple of the itemsize
+
+
 @dataclass
 class _Incoming:
     link: Link
     op: str
     into: np.ndarray | None
+    combine: Combine | None = None
     stage: str = "head"
     buf: Any = field(default_factory=lambda: bytearray(_HEADER))
     got: int = 0
     meta: bytes = b""
     body_len: int = 0
+    reduced: int = 0  # bytes of the body already combined (stage "combine")
     result: Any = None
     rank: int = -1
 
@@ -102,16 +118,43 @@ class _Incoming:
                 self.stage, self.buf, self.got = "meta", bytearray(meta_len), 0
             elif self.stage == "meta":
                 self.meta = bytes(self.buf)
+                if self.combine is not None and framing.single_array_target(
+                        self.meta, self.body_len, self.combine.out) is not None:
+                    self.stage, self.buf, self.got = "combine", self._next_block(), 0
+                    continue
                 target = framing.single_array_target(self.meta, self.body_len, self.into)
                 body = target.reshape(-1).view(np.uint8) if target is not None else bytearray(self.body_len)
                 self.stage, self.buf, self.got = "body", body, 0
+            elif self.stage == "combine":
+                self._combine_block()
+                if self.reduced < self.body_len:
+                    self.buf, self.got = self._next_block(), 0
+                    continue
+                self.link.received += 1
+                self.result = self.combine.out
+                return True
             else:
                 self.link.received += 1
                 if isinstance(self.buf, np.ndarray):
                     self.result = self.into
                 else:
                     self.result = framing.decode(self.meta, self.buf)
+                    if self.combine is not None:  # not the array expected: combine it whole (or fail loudly)
+                        c = self.combine
+                        c.ufunc(c.left, self.result, out=c.out)
+                        self.result = c.out
                 return True
+
+    def _next_block(self) -> np.ndarray:
+        return self.combine.scratch[: min(len(self.combine.scratch), self.body_len - self.reduced)]
+
+    def _combine_block(self) -> None:
+        c, itemsize = self.combine, self.combine.out.itemsize
+        start, count = self.reduced // itemsize, len(self.buf) // itemsize
+        block = self.buf.view(c.out.dtype)
+        left, out = c.left.reshape(-1), c.out.reshape(-1)
+        c.ufunc(left[start : start + count], block, out=out[start : start + count])
+        self.reduced += len(self.buf)
 
 
 class Transfers:
@@ -127,8 +170,10 @@ class Transfers:
         link.sent += 1
         self._out.append(_Outgoing(link, [memoryview(msg.head), *msg.body], self.rank, self.op))
 
-    def recv(self, link: Link, into: np.ndarray | None = None) -> _Incoming:
-        incoming = _Incoming(link, self.op, into, rank=self.rank)
+    def recv(self, link: Link, into: np.ndarray | None = None, combine: Combine | None = None) -> _Incoming:
+        """Receive a message (into `into` when it is one array that fits), or with `combine`, reduce it
+        into `combine.out` as it arrives (the result is then `combine.out`)."""
+        incoming = _Incoming(link, self.op, into, combine, rank=self.rank)
         self._in.append(incoming)
         return incoming
 
@@ -166,6 +211,14 @@ class DirectChannel:
         self.rank, self.world_size, self.comm_name = rank, world_size, comm_name
         self.host, self.port = host, port
         self._links: dict[int, Link] = {}
+        self._scratch: np.ndarray | None = None
+
+    @property
+    def scratch(self) -> np.ndarray:
+        """This rank's reusable receive block for combining transfers (operations run one at a time)."""
+        if self._scratch is None:
+            self._scratch = np.empty(_REDUCE_CHUNK, dtype=np.uint8)
+        return self._scratch
 
     def link(self, peer: int, op: str, deadline: float, timeout_s: float) -> Link:
         found = self._links.get(peer)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from workloads.cosmic import framing
-from workloads.cosmic.direct_channel import Link, Transfers
+from workloads.cosmic.direct_channel import Combine, Link, Transfers
 from workloads.cosmic.errors import CommunicatorTimeout, PeerDisconnected, ProtocolMismatch
 
 
@@ -56,6 +56,46 @@ def test_a_matching_array_is_received_in_place(links: tuple[Link, Link]) -> None
     receiver = transfers(1)
     receiver.recv(links[1], into=into)
     assert receiver.run()[0] is into and into[999] == 999.0
+
+
+def swap_and_combine(links: tuple[Link, Link], sent: np.ndarray, combine: Combine) -> np.ndarray:
+    """Rank 0 sends `sent` while rank 1 reduces it into `combine.out` as it arrives."""
+    got: list = [None]
+
+    def receive() -> None:
+        t = transfers(1)
+        t.recv(links[1], combine=combine)
+        got[0] = t.run()[0]
+
+    thread = threading.Thread(target=receive)
+    thread.start()
+    sender = transfers(0)
+    sender.send(links[0], sent)
+    sender.run()
+    thread.join(30)
+    return got[0]
+
+
+def test_an_array_is_reduced_block_by_block_as_it_arrives(links: tuple[Link, Link]) -> None:
+    n = 3 * 1024 + 5  # blocks of 4 KB: several full blocks and a short last one
+    sent = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    left = np.random.default_rng(1).standard_normal(n).astype(np.float32)
+    keep = left.copy()
+    out = np.empty_like(left)
+    result = swap_and_combine(links, sent, Combine(np.add, left, out, np.empty(4096, dtype=np.uint8)))
+    assert result is out
+    np.testing.assert_array_equal(out, np.add(keep, sent))  # bit for bit: the same additions
+    np.testing.assert_array_equal(left, keep)  # the left operand is only read
+    in_place = left.copy()
+    swap_and_combine(links, sent, Combine(np.maximum, in_place, in_place, np.empty(64, dtype=np.uint8)))
+    np.testing.assert_array_equal(in_place, np.maximum(keep, sent))
+
+
+def test_a_message_that_is_not_the_expected_array_is_combined_whole(links: tuple[Link, Link]) -> None:
+    left, out = np.arange(6, dtype=np.float64), np.zeros(6)
+    result = swap_and_combine(links, np.ones(6, dtype=np.int32), Combine(np.add, left, out, np.empty(64, np.uint8)))
+    assert result is out
+    np.testing.assert_array_equal(out, np.arange(6) + 1.0)
 
 
 def test_frames_out_of_order_or_foreign_are_refused(links: tuple[Link, Link]) -> None:
