@@ -45,7 +45,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -345,8 +344,6 @@ def run(
 
     with moto_server() as moto_url, environment({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_url,
                                                   "POWERTOOLS_LOG_LEVEL": "WARNING"}):
-        # moto's backends live in this process and outlast its server: every run starts from an empty cloud
-        urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).close()
         s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
         overrides: dict[str, str] = {}
         by_physical_name: dict[str, str] = {}

@@ -15,8 +15,13 @@ def free_port() -> int:
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """Start moto's threaded server; yields its endpoint URL; stops it on exit."""
+    """Start moto's threaded server with empty state; yields its endpoint URL; stops it on exit.
+
+    moto keeps its backends in the process, so a second server would see the first one's buckets,
+    queues and instances: the state is reset before the URL is handed out.
+    """
     import logging
+    import urllib.request
 
     from moto.server import ThreadedMotoServer
 
@@ -24,7 +29,9 @@ def moto_server() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    url = f"http://127.0.0.1:{port}"
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         server.stop()
