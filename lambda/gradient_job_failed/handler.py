@@ -39,8 +39,20 @@ def handler(event: dict, context: object) -> dict:
     shot = f" (shot {manifest.shots[index]})" if isinstance(index, int) and index < len(manifest.shots) else ""
     cause = (
         f"gradient job {detail.get('jobName')} [{detail.get('jobId')}]{shot} of iteration {iteration} failed: "
-        f"{detail.get('statusReason', 'no reason given')}"
+        f"{detail.get('statusReason', 'no reason given')}{_last_attempt(detail)}"
     )
     answered = send_failure(manifest.task_token, ERROR, cause)
     logger.error("iteration failed", extra={"run_id": run_id, "iteration": iteration, "cause": cause, "answered": answered})
     return {"failed": True, "cause": cause}
+
+
+def _last_attempt(detail: dict) -> str:
+    """Exit code and log stream of the last attempt, where the event has them: what a person reads next."""
+    attempts = detail.get("attempts") or [{}]
+    container = {**detail.get("container", {}), **attempts[-1].get("container", {})}
+    parts = []
+    if container.get("exitCode") is not None:
+        parts.append(f"exit code {container['exitCode']}")
+    if container.get("logStreamName"):
+        parts.append(f"log stream {container['logStreamName']}")
+    return f" ({', '.join(parts)}; {len(detail.get('attempts', []))} attempt(s))" if parts else ""

@@ -70,6 +70,7 @@ def test_a_shot_that_fails_for_good_fails_the_execution_with_its_cause_after_cle
                        input_override={"data": {"prefix": "broken/", "num_shots": 4}}, extra_objects=broken)
     assert failed.status == "FAILED"
     assert failed.events[-2:] == ["CleanUpAfterFailure", "Failed"]
-    assert "e2e-broken-it1" in failed.cause  # the failed job is named in the cause
+    assert "e2e-broken-it1" in failed.cause  # the failed job is named in the cause, with what to read next
+    assert "exit code 1, log stream " in failed.cause and "attempt1.log" in failed.cause
     assert failed.retried_children == 0  # an application error is not retried (Spot reclaims are)
     assert failed.report["status"] == "FAILED" and failed.report["iterations"] == []

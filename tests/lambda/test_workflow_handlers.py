@@ -123,11 +123,14 @@ def test_a_failed_job_fails_the_iteration_with_a_clear_cause(aws):
     submitted = invoke("submit_gradient_job", {"token": "tok-4", "run": run})
     event = {"detail-type": "Batch Job State Change", "source": "aws.batch", "detail": {
         "jobName": "exec-4-it1", "jobId": "job-1:2", "status": "FAILED", "statusReason": "Essential container exited",
-        "parameters": {"run_id": "exec-4", "iteration": "1"}, "arrayProperties": {"index": 2}}}
+        "parameters": {"run_id": "exec-4", "iteration": "1"}, "arrayProperties": {"index": 2},
+        "attempts": [{"container": {"exitCode": 1, "logStreamName": "hpcx-gradient/default/abc"},
+                      "statusReason": "Essential container exited"}]}}
     result = invoke("gradient_job_failed", event)
     kind, error, cause = aws.sfn.answers["tok-4"]
     assert (kind, error) == ("failure", "GradientJobFailed")
     assert f"shot {submitted['shots'][2]}" in cause and "Essential container exited" in cause
+    assert "(exit code 1, log stream hpcx-gradient/default/abc; 1 attempt(s))" in cause
     assert result["failed"]
     report = invoke("clean_up", {"run": run, "status": "FAILED", "error": {"Error": error, "Cause": cause}})
     assert aws.batch.terminated == ["job-1"] and report["status"] == "FAILED"

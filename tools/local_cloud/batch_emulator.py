@@ -177,7 +177,7 @@ class LocalBatch:
             child.status = "RUNNING"
             self.on_progress("started", job, child)
             exit_code, reason = self._attempt(job, child, attempt)
-            child.attempts.append({"exitCode": exit_code, "statusReason": reason})
+            child.attempts.append({"exitCode": exit_code, "statusReason": reason, "log": str(self._log_path(job, child, attempt))})
             if exit_code == 0:
                 child.status = "SUCCEEDED"
                 self.on_progress("succeeded", job, child)
@@ -196,7 +196,7 @@ class LocalBatch:
         if child.index is not None:
             env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(child.index)
             env["AWS_BATCH_JOB_ID"] = f"{job.job_id}:{child.index}"
-        log_path = self.log_dir / f"{job.name}-{child.index if child.index is not None else 0}-attempt{attempt}.log"
+        log_path = self._log_path(job, child, attempt)
         kill = attempt == 1 and any(
             job.name.startswith(prefix) and index == child.index for prefix, index in self.kill_first_attempt_of
         )
@@ -218,6 +218,9 @@ class LocalBatch:
         if job.terminated:
             return exit_code, child.status_reason or "terminated"
         return exit_code, "Essential container in task exited" if exit_code else ""
+
+    def _log_path(self, job: Job, child: Child, attempt: int) -> Path:
+        return self.log_dir / f"{job.name}-{child.index if child.index is not None else 0}-attempt{attempt}.log"
 
     @staticmethod
     def _retry(definition: JobDefinitionSpec, exit_code: int | None, reason: str) -> bool:
@@ -241,7 +244,9 @@ class LocalBatch:
             "status": "FAILED",
             "statusReason": child.status_reason,
             "parameters": job.parameters,
-            "attempts": child.attempts,
+            # Batch's shape: each attempt's container carries its exit code and log stream (here: the log file)
+            "attempts": [{"container": {"exitCode": a["exitCode"], "logStreamName": a["log"]},
+                          "statusReason": a["statusReason"]} for a in child.attempts],
         }
         if child.index is not None:
             detail["arrayProperties"] = {"index": child.index}
