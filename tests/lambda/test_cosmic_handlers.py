@@ -15,9 +15,9 @@ import traceback
 import boto3
 import pytest
 import torch
-from moto import mock_aws
 
 from tools.lambdas import LocalContext, invoke, load_handler
+from tools.local_cloud.moto_server import moto_server
 from workloads.cosmic.astromae import build_model
 from workloads.cosmic.dataset import save_dataset, synthetic_dataset
 from workloads.cosmic.inference import InferenceSettings, run_rank
@@ -31,8 +31,11 @@ DATA, CODE, RESULTS = "cosmic-data", "cosmic-code", "cosmic-results"
 
 @pytest.fixture
 def s3(monkeypatch):
+    """moto's server, not mock_aws: rank threads download a 63 MB state_dict at once, and s3transfer's ranged
+    GETs from several threads are not safe under mock_aws's in-process patching (seen as a truncated file)."""
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "test")
-    with mock_aws():
+    with moto_server() as url:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         client = boto3.client("s3", region_name="us-east-1")
         for bucket in (DATA, CODE, RESULTS):
             client.create_bucket(Bucket=bucket)

@@ -15,6 +15,11 @@ from torch.utils.data import TensorDataset
 
 from workloads.cosmic.astromae import IMAGE_SHAPE, MAGNITUDES
 
+# TensorDataset is the one class a dataset file may hold besides tensors. Allowed once for the process:
+# torch's safe_globals() context adds on entry and removes on exit, process-wide, so ranks loading in
+# threads at once (local runs, tests) could find it removed mid-load by another rank's exit.
+torch.serialization.add_safe_globals([TensorDataset])
+
 
 @dataclass(frozen=True)
 class AstroData:
@@ -64,8 +69,7 @@ def from_tensors(images: torch.Tensor, magnitudes: torch.Tensor, redshifts: torc
 
 def load_dataset(path: str | Path) -> AstroData:
     """A `.pt` file holding a TensorDataset, a (images, magnitudes, redshifts) tuple, or a dict with those keys."""
-    with torch.serialization.safe_globals([TensorDataset]):
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    obj = torch.load(str(path), map_location="cpu", weights_only=True)
     if isinstance(obj, TensorDataset):
         tensors = obj.tensors
     elif isinstance(obj, dict):

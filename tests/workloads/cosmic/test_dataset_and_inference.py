@@ -57,6 +57,27 @@ def test_course_file_format_round_trip(tmp_path) -> None:  # noqa: ANN001
         AstroData(torch.zeros(2, 5, 32, 32), torch.zeros(3, 5), torch.zeros(2))
 
 
+def test_ranks_loading_datasets_in_threads_at_once_all_succeed(tmp_path) -> None:  # noqa: ANN001
+    """Local runs start ranks as threads; a dataset load must not depend on another thread's torch state."""
+    path = tmp_path / "data.pt"
+    save_dataset(synthetic_dataset(4, seed=0), path)
+    errors: list[str] = []
+
+    def load_many() -> None:
+        for _ in range(30):
+            try:
+                load_dataset(path)
+            except Exception as exc:  # noqa: BLE001 - collect, then report every failure
+                errors.append(repr(exc)[:200])
+
+    threads = [threading.Thread(target=load_many) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
 @pytest.mark.parametrize("n", [0, 1, 7, 1253, 5113])
 def test_rank_ranges_cover_every_sample_once(n: int) -> None:
     for world in (1, 2, 3, 8, 130):
