@@ -37,7 +37,7 @@ install: $(PY_STAMP) $(NODE_STAMP)  ## create .venv and node_modules (skipped wh
 synth: install  ## synthesize every stack into cdk.out
 	$(CDK) synth --quiet
 
-demo: install  ## synthesize every stack and print a summary (resources, outputs, nag findings)
+demo: install  ## synthesize every stack, summarize it, run the LSRTM-SGD, cosmicai and AutoMon workflows locally
 	$(BIN)/python -m tools.demo
 
 diff: install  ## cdk diff against the deployed stacks (needs AWS credentials)

@@ -1,8 +1,9 @@
-"""`make demo`: synthesize every stack into cdk.out, print what was built, then run LSRTM-SGD locally.
+"""`make demo`: synthesize every stack into cdk.out, print what was built, then run the workflows locally.
 
 For each stack: resources by type, outputs, and cdk-nag findings (unacknowledged, acknowledged).
-Then the LSRTM-SGD state machine from cdk.out runs on this machine (tools/lsrtm_local.py) and writes
-its image, misfit curve and report under out/lsrtm-demo/.
+Then the state machines from cdk.out run on this machine: LSRTM-SGD (tools/lsrtm_local.py: image,
+misfit curve and report under out/lsrtm-demo/), cosmicai with 4 ranks (tools/cosmic_local.py) and
+one AutoMon centralization experiment (tools/automon_local.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from rich.table import Table  # noqa: E402
 
 import app as app_module  # noqa: E402
 from stacks.config import ConfigError  # noqa: E402
-from tools import lsrtm_local  # noqa: E402
+from tools import automon_local, cosmic_local, lsrtm_local  # noqa: E402
 from tools.asl import state_machines_in_cdk_out  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -76,10 +77,14 @@ def main() -> int:
     machines = state_machines_in_cdk_out(outdir)
     console.print(f"state machines: {', '.join(machines)}")
 
-    console.rule("LSRTM-SGD, executed locally from cdk.out")
-    status = lsrtm_local.demo(outdir, REPO_ROOT / "out" / "lsrtm-demo", lsrtm_local.DemoSettings(), console)
+    console.rule("LSRTM-SGD (BatchStack), executed locally from cdk.out")
+    statuses = [lsrtm_local.demo(outdir, REPO_ROOT / "out" / "lsrtm-demo", lsrtm_local.DemoSettings(), console)]
+    console.rule("cosmicai (FmiStack): 4 ranks with collectives through a local rendezvous server")
+    statuses.append(cosmic_local.main(["--cdk-out", str(outdir), "--workdir", str(REPO_ROOT / "out" / "cosmic-demo")]))
+    console.rule("AutoMon experiment (AutoMonNodesStack): a coordinator and its nodes as local processes")
+    statuses.append(automon_local.main(["--cdk-out", str(outdir), "--workdir", str(REPO_ROOT / "out" / "automon-demo")]))
     console.print("next: `make test`; deploying needs an AWS account: see README, 'Deploying'.")
-    return status
+    return max(statuses)
 
 
 if __name__ == "__main__":
