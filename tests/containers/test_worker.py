@@ -63,6 +63,9 @@ def test_worker_writes_its_shot_gradient_and_message_once(cloud):
     assert gradient.shape == (81, 41) and np.isfinite(gradient).all() and np.abs(gradient).max() > 0
     summary = json.loads(cloud["s3"].get_object(Bucket=BUCKET, Key=layout.partial_summary_key("r1", 1, 1))["Body"].read())
     assert summary["misfit"] > 0
+    timings = summary["timings"]  # what tools.experiments collects
+    assert 0 < timings["upload_s"] < timings["worker_s"]
+    assert timings["worker_s"] >= timings["fetch_s"] + timings["total_s"] - 1e-3
 
     again = _run_worker(cloud["env"], 1)  # a retried attempt: reuses the result, same message
     assert again.returncode == 0 and "already computed" in again.stdout + again.stderr

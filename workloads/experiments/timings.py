@@ -6,7 +6,8 @@ One file per run (JSON; `summary_row` flattens it for CSV). The breakdown follow
   reduction = image written - last job stopped
   start-up  = job - container - reduction (scheduling, instance start, image pull)
 Worker times come from the worker's summary per shot: `kernel_s` = the propagators (forward/Born and
-adjoint), `script_s` = everything the worker timed (fetch, set-up, propagators).
+adjoint), `script_s` = the worker's `worker_s` (fetch to gradient upload), or fetch + computation for
+summaries written before the upload was timed.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class WorkerTiming(_Record):
 
     @property
     def script_s(self) -> float:
+        if "worker_s" in self.timings:  # workers since the upload was timed: fetch to upload, measured once
+            return self.timings["worker_s"]
         return self.timings.get("fetch_s", 0.0) + self.timings.get("total_s", 0.0)
 
 

@@ -63,3 +63,11 @@ def test_one_json_file_per_run_and_csv(tmp_path):
 def test_a_run_without_jobs_is_refused():
     with pytest.raises(ValidationError):
         RunTimings(run_id="x", experiment="weak", jobs=[])
+
+
+def test_script_time_is_the_workers_own_measure_when_it_has_one():
+    older = WorkerTiming(shot=1, timings={"fetch_s": 2.0, "total_s": 10.0, "forward_s": 4.0, "adjoint_s": 5.0})
+    newer = WorkerTiming(shot=1, timings={**older.timings, "upload_s": 1.5, "worker_s": 13.6})
+    assert older.script_s == 12.0  # fetch + computation: the upload was not timed
+    assert newer.script_s == 13.6  # fetch to upload, including the upload
+    assert newer.kernel_s == older.kernel_s == 9.0
