@@ -267,8 +267,7 @@ class AutoMonExperiment(Construct):
              "outcomes.$": "$.outcomes"},
             "$.report",
         )
-        failed = sfn.Fail(scope, "ExperimentsFailed", error="AutoMon.ExperimentsFailed",
-                          cause="at least one experiment failed; see report.json under the execution's results prefix")
+        failed = sfn.Fail(scope, "ExperimentsFailed", error="AutoMon.ExperimentsFailed", cause_path="$.report.cause")
         done = sfn.Succeed(scope, "Done", output_path="$.report")
         all_ok = sfn.Choice(scope, "AllSucceeded").when(
             sfn.Condition.number_greater_than("$.report.failed", 0), failed

@@ -331,7 +331,13 @@ def test_report_counts_failed_items_and_is_written(aws):
     ]
     result = invoke("automon_report", {"run_id": "exec-1", "bucket": BUCKET, "results_prefix": "results/exec-1/",
                                        "outcomes": outcomes})
+    cause = result.pop("cause")
     assert result == {"run_id": "exec-1", "report_key": "results/exec-1/report.json", "succeeded": 1, "failed": 2}
+    assert cause.splitlines() == [
+        "2 of 3 experiment(s) failed; details in results/exec-1/report.json",
+        "inner_product/eps_0.2 FAILED: RunEndedEarly",
+        "quadratic/eps_0.1 CLEANUP_FAILED: ClientError",
+    ]
     doc = json.loads(aws.get_object(Bucket=BUCKET, Key="results/exec-1/report.json")["Body"].read())
     assert [i["status"] for i in doc["items"]] == ["SUCCEEDED", "FAILED", "CLEANUP_FAILED"]
     assert doc["items"][2]["error"] == {"Error": "ClientError"}

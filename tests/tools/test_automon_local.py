@@ -111,7 +111,8 @@ def test_a_crashing_node_fails_its_item_stops_everything_and_fails_the_execution
     result = run(cdk_out, execution_input=CENTRALIZATION, sizes=SIZES, workdir=tmp_path, execution="e2e-crash",
                  crash_node=2, stop_abandoned_tasks=False)
     assert result.status == "FAILED" and result.error == "AutoMon.ExperimentsFailed"
-    assert "report.json" in result.cause
+    assert result.cause.startswith("1 of 1 experiment(s) failed; details in results/e2e-crash/report.json")
+    assert "inner_product/centralization FAILED: States.TaskFailed" in result.cause
     assert "GatherResults" not in result.states
     for state in ("MarkFailed", "StopCoordinator", "StopNodeTasks", "WriteReport", "ExperimentsFailed"):
         assert state in result.states, state
