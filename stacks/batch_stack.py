@@ -194,6 +194,13 @@ class BatchStack(Stack):
         CfnOutput(self, "GradientJobDefinition", value=self.gradient_job.job_definition.job_definition_arn)
         CfnOutput(self, "MpiJobQueue", value=mpi_queue.job_queue_name)
         CfnOutput(self, "MpiJobDefinition", value=self.mpi_job.job_definition_arn)
+        CfnOutput(
+            self,
+            "ComputePools",
+            value=self.to_json_string({key: pool.summary() for key, pool in self.pools.items()}),
+            description="per compute environment key: queue, instance types, CPUs online per instance, "
+            "threads per core (2 = hyper-threading on), spot, multi-node (read by python -m tools.experiments)",
+        )
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(self, "MultiNodeStateMachineArn", value=self.workflow.multi_node_state_machine.state_machine_arn)
         CfnOutput(

@@ -31,7 +31,7 @@ class BatchPool(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.config = config
-        threads_per_core = 2 if config.hyperthreading else 1
+        self.threads_per_core = 2 if config.hyperthreading else 1
         self.online_cpus = config.online_cores or min(
             (instance_spec(t).vcpus if config.hyperthreading else instance_spec(t).physical_cores)
             for t in config.instance_types
@@ -41,7 +41,7 @@ class BatchPool(Construct):
             "LaunchTemplate",
             name=launch_template_name,
             online_cpus=self.online_cpus,
-            threads_per_core=threads_per_core,
+            threads_per_core=self.threads_per_core,
         )
         self.compute_environment = batch.ManagedEc2EcsComputeEnvironment(
             self,
@@ -85,3 +85,14 @@ class BatchPool(Construct):
                 batch.OrderedComputeEnvironment(compute_environment=self.compute_environment, order=1)
             ],
         )
+
+    def summary(self) -> dict:
+        """What a launcher needs to know about this pool (one entry of BatchStack's ComputePools output)."""
+        return {
+            "queue": self.job_queue.job_queue_name,
+            "instance_types": list(self.config.instance_types),
+            "online_cpus": self.online_cpus,  # CPUs ECS sees per instance, after the user data offlined the rest
+            "threads_per_core": self.threads_per_core,  # 2: hyper-threading on
+            "spot": self.config.spot,
+            "multi_node": self.config.multi_node,
+        }
