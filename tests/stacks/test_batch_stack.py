@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from stacks.config import AppConfig
 from stacks.constructs.seismic_jobs import RETRY_ON_STATUS_REASONS
 from stacks.constructs.shared_filesystem import MOUNT_PATH
+from tools.experiments.outputs import COMPUTE_POOLS, REQUIRED_OUTPUTS, parse_compute_pools
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +206,34 @@ def test_the_no_nat_existing_bucket_variant_has_no_unacknowledged_nag_findings(n
 
     report = cdk_nag.AwsSolutionsChecks(verbose=False).validate_scope(no_nat_stack)
     assert [v.rule_name for v in report.violations] == []
+
+
+CFN_OUTPUT_VALUE_LIMIT = 4096  # characters, CloudFormation's limit on an output's value
+
+
+def _queue_names_resolved(value, resources: dict):
+    """The output's value as CloudFormation will render it: each queue's name in place of its token."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return sep.join(_queue_names_resolved(p, resources) for p in parts)
+    logical_id = json.dumps(value).split('"Fn::GetAtt": ["')[1].split('"')[0]
+    return resources[logical_id]["Properties"]["JobQueueName"]
+
+
+def test_compute_pools_output_tells_the_launchers_every_pool(template, config):
+    outputs = template.to_json()["Outputs"]
+    assert set(REQUIRED_OUTPUTS) | {COMPUTE_POOLS} <= set(outputs)  # what tools/experiments reads
+    value = _queue_names_resolved(outputs[COMPUTE_POOLS]["Value"], template.to_json()["Resources"])
+    pools = parse_compute_pools(value)
+
+    assert list(pools) == [ce.key for ce in config.batch.compute_environments]
+    assert pools["r5-spot-24"] == {"queue": config.name("r5-spot-24"), "instance_types": ["r5.24xlarge"],
+                                   "online_cpus": 24, "threads_per_core": 1, "spot": True, "multi_node": False}
+    assert pools["c5n-mnp-18"]["multi_node"] and not pools["c5n-mnp-18"]["spot"]
+    assert {k: p["online_cpus"] for k, p in pools.items()} == {
+        "m4-spot-8": 8, "r5-spot-24": 24, "r5-spot-48": 48, "r5-mnp-24": 24, "c5n-mnp-18": 18}
+    assert len(value) < CFN_OUTPUT_VALUE_LIMIT
+    # the longest prefix allowed (20 characters) adds 16 per queue name: still far below the limit
+    assert len(value) + 16 * len(pools) < CFN_OUTPUT_VALUE_LIMIT
