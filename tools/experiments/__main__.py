@@ -53,8 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     p = launcher("openmp", "OpenMP strong scaling: one shot, several thread counts")
     p.add_argument("--queue")
     p.add_argument("--threads", type=int, nargs="+")
-    p.add_argument("--hyperthreading", choices=["on", "off"], default="off",
-                   help="whether the queue's instances keep their hyper-threads (label and limit)")
+    p.add_argument("--hyperthreading", choices=["on", "off"],
+                   help="what you expect of the queue; the pool's CPUs decide, a contradiction stops the launch")
     p.add_argument("--memory-mib", type=int)
     p.add_argument("--shot", type=int)
     p = launcher("mpi", "MPI strong scaling: one shot on 1..16 nodes of a multi-node queue")
@@ -122,7 +122,7 @@ def parameters(args: argparse.Namespace):
     model, _ = EXPERIMENTS[args.command]
     raw = {field: getattr(args, opt) for opt, field in FIELDS.items() if getattr(args, opt, None) is not None}
     raw.update(campaign=args.campaign, base_input=P.load_base_input(args.base_input))
-    if args.command == "openmp":
+    if getattr(args, "hyperthreading", None) is not None:
         raw["hyperthreading"] = args.hyperthreading == "on"
     if args.command == "resilience":
         raw["confirm"] = args.confirm_terminate

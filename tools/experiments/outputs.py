@@ -1,13 +1,20 @@
 """What the launchers need from the deployed BatchStack, read from CloudFormation (never pasted by hand).
 
-The stack's outputs give the bucket, the gradient and MPI job definitions and queues, and the state
-machines. The other queues (the r5 and c5n pools) have no output, so they are found among the stack's
-resources: every AWS::Batch::JobQueue of the stack, described by Batch with its compute environment.
+The stack's outputs give the bucket, the gradient and MPI job definitions and queues, the state machines
+and, in `ComputePools`, every pool as the stack built it: queue name, instance types, CPUs online per
+instance and threads per core. Batch then describes those queues for what only exists once deployed
+(ARNs, the ECS cluster, the vCPU ceiling).
+
+A stack deployed before `ComputePools` existed is refused, not guessed at: without the output the CPUs
+online per instance are unknown, and updating the stack adds the output without touching a resource.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+
+from stacks.instance_types import instance_spec
 
 DEFAULT_STACK = "hpcx-batch"  # <prefix>-batch with the default prefix
 
@@ -20,6 +27,7 @@ REQUIRED_OUTPUTS = {
     "MpiJobDefinition": "mpi_job_definition",
     "StateMachineArn": "state_machine_arn",
 }
+COMPUTE_POOLS = "ComputePools"  # JSON: compute environment key -> the pool's facts (BatchPool.summary)
 
 
 class DeploymentError(RuntimeError):
@@ -28,14 +36,30 @@ class DeploymentError(RuntimeError):
 
 @dataclass(frozen=True)
 class Queue:
+    key: str  # the compute environment key in the configuration (`r5-spot-24`)
     name: str
     arn: str
     compute_environment: str
     instance_types: tuple[str, ...]
+    online_cpus: int  # per instance, as ECS sees them after the user data offlined the rest
+    threads_per_core: int
     spot: bool
     multi_node: bool
     max_vcpus: int
     ecs_cluster_arn: str | None = None
+
+    @property
+    def hyperthreading(self) -> bool:
+        """Whether jobs share cores with sibling threads. The CPUs online alone cannot tell below the
+        physical core count (24 online on an r5.24xlarge may be 24 cores or 12 x 2 threads), so the
+        pool's threads per core decides."""
+        return self.threads_per_core > 1
+
+    def describe_cpus(self) -> str:
+        spec = instance_spec(self.instance_types[0])
+        ht = "on" if self.hyperthreading else "off"
+        return (f"its {self.instance_types[0]} instances keep {self.online_cpus} of {spec.vcpus} vCPUs online "
+                f"({self.threads_per_core} thread(s) per core, hyper-threading {ht})")
 
 
 @dataclass(frozen=True)
@@ -53,9 +77,9 @@ class Deployment:
         """A queue by its full name or by its compute environment key (`r5-spot-24` in `<prefix>-r5-spot-24`)."""
         if name_or_key in self.queues:
             return self.queues[name_or_key]
-        matches = [q for n, q in self.queues.items() if n.endswith(f"-{name_or_key}")]
-        if len(matches) == 1:
-            return matches[0]
+        for q in self.queues.values():
+            if name_or_key in (q.key, q.arn):
+                return q
         known = ", ".join(sorted(self.queues)) or "none"
         raise DeploymentError(f"stack {self.stack_name} has no job queue {name_or_key!r} (queues: {known})")
 
@@ -63,27 +87,38 @@ class Deployment:
 def read_deployment(stack_name: str, cloudformation, batch) -> Deployment:
     stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    missing = [k for k in REQUIRED_OUTPUTS if k not in outputs]
+    missing = [k for k in (*REQUIRED_OUTPUTS, COMPUTE_POOLS) if k not in outputs]
     if missing:
         raise DeploymentError(
-            f"stack {stack_name} has no output(s) {', '.join(missing)}; is it a BatchStack deployment "
-            "(make deploy STACK=BatchStack) of this version?"
+            f"stack {stack_name} has no output(s) {', '.join(missing)}: it is not a BatchStack, or one deployed "
+            "by an older version of this app; update it with make deploy STACK=BatchStack"
         )
     return Deployment(
         stack_name=stack_name,
-        queues=_job_queues(stack_name, cloudformation, batch),
+        queues=_job_queues(parse_compute_pools(outputs[COMPUTE_POOLS]), batch),
         **{attr: outputs[key] for key, attr in REQUIRED_OUTPUTS.items()},
     )
 
 
-def _job_queues(stack_name: str, cloudformation, batch) -> dict[str, Queue]:
-    arns = []
-    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name):
-        arns += [r["PhysicalResourceId"] for r in page["StackResourceSummaries"]
-                 if r["ResourceType"] == "AWS::Batch::JobQueue" and r.get("PhysicalResourceId")]
-    if not arns:
+def parse_compute_pools(value: str) -> dict[str, dict]:
+    """The ComputePools output: compute environment key -> queue, instance_types, online_cpus, ..."""
+    try:
+        pools = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise DeploymentError(f"output {COMPUTE_POOLS} is not JSON: {exc}") from None
+    fields = ("queue", "instance_types", "online_cpus", "threads_per_core", "spot", "multi_node")
+    for key, pool in pools.items():
+        absent = [f for f in fields if f not in pool]
+        if absent:
+            raise DeploymentError(f"output {COMPUTE_POOLS}: pool {key!r} lacks {', '.join(absent)}")
+    return pools
+
+
+def _job_queues(pools: dict[str, dict], batch) -> dict[str, Queue]:
+    if not pools:
         return {}
-    queues = batch.describe_job_queues(jobQueues=arns)["jobQueues"]
+    key_of = {pool["queue"]: key for key, pool in pools.items()}
+    queues = batch.describe_job_queues(jobQueues=sorted(key_of))["jobQueues"]
     ce_arns = sorted({q["computeEnvironmentOrder"][0]["computeEnvironment"] for q in queues})
     environments = {
         ce["computeEnvironmentArn"]: ce
@@ -91,17 +126,20 @@ def _job_queues(stack_name: str, cloudformation, batch) -> dict[str, Queue]:
     }
     out = {}
     for q in queues:
+        key = key_of[q["jobQueueName"]]
+        pool = pools[key]
         ce = environments[q["computeEnvironmentOrder"][0]["computeEnvironment"]]
-        resources = ce.get("computeResources", {})
         out[q["jobQueueName"]] = Queue(
+            key=key,
             name=q["jobQueueName"],
             arn=q["jobQueueArn"],
             compute_environment=ce["computeEnvironmentArn"],
-            instance_types=tuple(resources.get("instanceTypes", [])),
-            spot=resources.get("type") == "SPOT",
-            # the stack gives only its multi-node environments a cluster placement group
-            multi_node=bool(resources.get("placementGroup")),
-            max_vcpus=int(resources.get("maxvCpus", 0)),
+            instance_types=tuple(pool["instance_types"]),
+            online_cpus=int(pool["online_cpus"]),
+            threads_per_core=int(pool["threads_per_core"]),
+            spot=bool(pool["spot"]),
+            multi_node=bool(pool["multi_node"]),
+            max_vcpus=int(ce.get("computeResources", {}).get("maxvCpus", 0)),
             ecs_cluster_arn=ce.get("ecsClusterArn"),
         )
     return out

@@ -94,7 +94,8 @@ class ResilienceParams(_Params):
 class OpenMpParams(_Params):
     queue: str = "r5-spot-24"
     threads: list[int] = Field(default=[1, 2, 4, 8, 16, 24], min_length=1)
-    hyperthreading: bool = Field(default=False, description="whether the queue's instances keep hyper-threads")
+    hyperthreading: bool | None = Field(
+        default=None, description="what the user expects of the queue; the pool decides, a contradiction is refused")
     memory_mib: int = Field(default=180_000, ge=512)
     shot: int = Field(default=800, ge=0, description="shot file number (the paper: 800)")
     runs: int = Field(default=3, ge=1, le=50)
@@ -219,16 +220,14 @@ def _paper_restricted() -> dict[str, Any]:
 # --- direct jobs ----------------------------------------------------------------------------------
 
 
-def _fits(queue: Queue, *, vcpus: int, memory_mib: int, hyperthreading: bool, setting: str) -> None:
+def _fits(queue: Queue, *, vcpus: int, memory_mib: int, setting: str) -> None:
     if not queue.instance_types:
         raise PlanError(f"queue {queue.name}: its compute environment names no instance types")
+    if vcpus > queue.online_cpus:
+        raise PlanError(f"{setting}={vcpus} but queue {queue.name} offers {queue.online_cpus} CPUs per instance: "
+                        f"{queue.describe_cpus()}; the job would never start")
     for t in queue.instance_types:
-        spec = instance_spec(t)
-        cpus = spec.vcpus if hyperthreading else spec.physical_cores
-        if vcpus > cpus:
-            raise PlanError(f"{setting}={vcpus} but {t} in {queue.name} offers {cpus} CPUs "
-                            f"(hyper-threading {'on' if hyperthreading else 'off'}); the job would never start")
-        usable = int(spec.memory_mib * ECS_USABLE_MEMORY_FRACTION)
+        usable = int(instance_spec(t).memory_mib * ECS_USABLE_MEMORY_FRACTION)
         if memory_mib > usable:
             raise PlanError(f"memory {memory_mib} MiB exceeds what {t} in {queue.name} gives a job ({usable} MiB)")
 
@@ -291,17 +290,22 @@ def _single_node_queue(dep: Deployment, key: str) -> Queue:
 
 def plan_openmp(p: OpenMpParams, dep: Deployment) -> list[Plan]:
     queue = _single_node_queue(dep, p.queue)
+    hyperthreading = queue.hyperthreading  # the pool's, whatever the user believes
+    if p.hyperthreading is not None and p.hyperthreading != hyperthreading:
+        raise PlanError(f"--hyperthreading {'on' if p.hyperthreading else 'off'} contradicts queue {queue.name}: "
+                        f"{queue.describe_cpus()}; drop the option or choose a queue whose pool has "
+                        f"hyper-threading {'on' if p.hyperthreading else 'off'} (batch.compute_environments)")
     for t in p.threads:
-        _fits(queue, vcpus=t, memory_mib=p.memory_mib, hyperthreading=p.hyperthreading, setting="threads")
+        _fits(queue, vcpus=t, memory_mib=p.memory_mib, setting="threads")
     plans = []
-    ht = "ht" if p.hyperthreading else "noht"
+    ht = "ht" if hyperthreading else "noht"
     for t in p.threads:
         for k in range(p.runs):
             run_id = _run_id(p.campaign, "openmp", ht, f"t{t:03d}", f"r{k}")
             run_parameters, manifest = _direct_setup(p, dep, run_id, p.shot, {"aperture_buffer_m": FULL_MODEL_BUFFER_M})
             plans.append(Plan(
                 run_id=run_id, experiment="openmp", queue=queue.name,
-                parameters={"threads": t, "hyperthreading": p.hyperthreading, "shot": p.shot, "repeat": k,
+                parameters={"threads": t, "hyperthreading": hyperthreading, "shot": p.shot, "repeat": k,
                             "instance_type": queue.instance_types[0]},
                 submit_job=_single_job(dep, queue, run_id, threads=t, vcpus=t, memory_mib=p.memory_mib),
                 run_parameters=run_parameters, manifest=manifest,
@@ -319,7 +323,7 @@ def plan_mpi(p: MpiParams, dep: Deployment) -> list[Plan]:
     spec = instance_spec(queue.instance_types[0])
     threads = p.threads or spec.physical_cores // spec.sockets  # the paper: one socket, 24 on r5, 18 on c5n
     memory = p.memory_mib or min(180_000, int(spec.memory_mib * ECS_USABLE_MEMORY_FRACTION))
-    _fits(queue, vcpus=threads, memory_mib=memory, hyperthreading=False, setting="threads")
+    _fits(queue, vcpus=threads, memory_mib=memory, setting="threads")
     if max(p.nodes) * spec.vcpus > queue.max_vcpus:
         raise PlanError(f"{max(p.nodes)} nodes of {queue.instance_types[0]} need {max(p.nodes) * spec.vcpus} vCPUs; "
                         f"queue {queue.name} allows {queue.max_vcpus}")
@@ -366,7 +370,7 @@ def plan_hybrid(p: HybridParams, dep: Deployment) -> list[Plan]:
     queue = _single_node_queue(dep, p.queue)
     for case in p.cases:
         threads, ranks, _ = HYBRID_CASES[case]
-        _fits(queue, vcpus=threads * ranks, memory_mib=p.memory_mib, hyperthreading=False, setting=f"{case} CPUs")
+        _fits(queue, vcpus=threads * ranks, memory_mib=p.memory_mib, setting=f"{case} CPUs")
     plans = []
     for case in p.cases:
         threads, ranks, buffer_m = HYBRID_CASES[case]

@@ -11,20 +11,25 @@ PREFIX = f"arn:aws:batch:us-east-1:{ACCOUNT}"
 BUCKET = "hpcx-data"
 
 
-def queue(key: str, itype: str, *, spot: bool, multi_node: bool, max_vcpus: int = 2048) -> Queue:
-    return Queue(name=f"hpcx-{key}", arn=f"{PREFIX}:job-queue/hpcx-{key}", compute_environment=f"{PREFIX}:compute-environment/ce-{key}",
-                 instance_types=(itype,), spot=spot, multi_node=multi_node, max_vcpus=max_vcpus,
+def queue(key: str, itype: str, online_cpus: int, *, spot: bool, multi_node: bool, max_vcpus: int = 2048,
+          threads_per_core: int = 1) -> Queue:
+    return Queue(key=key, name=f"hpcx-{key}", arn=f"{PREFIX}:job-queue/hpcx-{key}",
+                 compute_environment=f"{PREFIX}:compute-environment/ce-{key}", instance_types=(itype,),
+                 online_cpus=online_cpus, threads_per_core=threads_per_core, spot=spot, multi_node=multi_node,
+                 max_vcpus=max_vcpus,
                  ecs_cluster_arn=f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/ce-{key}")
 
 
 @pytest.fixture
 def deployment() -> Deployment:
     queues = [
-        queue("m4-spot-8", "m4.4xlarge", spot=True, multi_node=False),
-        queue("r5-spot-24", "r5.24xlarge", spot=True, multi_node=False),
-        queue("r5-spot-48", "r5.24xlarge", spot=True, multi_node=False),
-        queue("r5-mnp-24", "r5.24xlarge", spot=False, multi_node=True, max_vcpus=1920),
-        queue("c5n-mnp-18", "c5n.18xlarge", spot=False, multi_node=True, max_vcpus=1440),
+        # the default pools, and one that keeps its hyper-threads
+        queue("m4-spot-8", "m4.4xlarge", 8, spot=True, multi_node=False),
+        queue("r5-spot-24", "r5.24xlarge", 24, spot=True, multi_node=False),
+        queue("r5-spot-48", "r5.24xlarge", 48, spot=True, multi_node=False),
+        queue("r5-mnp-24", "r5.24xlarge", 24, spot=False, multi_node=True, max_vcpus=1920),
+        queue("c5n-mnp-18", "c5n.18xlarge", 18, spot=False, multi_node=True, max_vcpus=1440),
+        queue("r5-spot-ht", "r5.24xlarge", 96, spot=True, multi_node=False, threads_per_core=2),
     ]
     return Deployment(
         stack_name="hpcx-batch", bucket=BUCKET, gradient_queue="hpcx-m4-spot-8",

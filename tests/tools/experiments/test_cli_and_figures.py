@@ -52,6 +52,24 @@ def test_dry_run_prints_the_plan_and_submits_nothing(stubbed, deployment, capsys
     batch_stub.assert_no_pending_responses()
 
 
+def test_a_contradicted_hyperthreading_flag_submits_nothing(stubbed, deployment, capsys, monkeypatch):
+    import tools.experiments.__main__ as cli
+
+    monkeypatch.setattr(cli, "read_deployment", lambda stack, cfn, batch: deployment)
+    batch, batch_stub = stubbed("batch")  # no responses queued: any Batch call would fail the test
+
+    class Session:
+        def client(self, name):
+            return batch if name == "batch" else object()
+
+    argv = ["openmp", "--campaign", "x", "--queue", "r5-spot-24", "--hyperthreading", "on"]
+    assert main(argv, session=Session()) == 2
+    err = capsys.readouterr().err
+    assert "--hyperthreading on contradicts queue hpcx-r5-spot-24" in err
+    assert "keep 24 of 96 vCPUs online" in err
+    batch_stub.assert_no_pending_responses()
+
+
 def _run(experiment: str, run_id: str, parameters: dict, container_s: float = 250.0, n: int = 2) -> RunTimings:
     jobs = [JobTiming(job_id=f"{run_id}:{i}", status="SUCCEEDED", created_at=T0, started_at=T0 + timedelta(seconds=100),
                       stopped_at=T0 + timedelta(seconds=100 + container_s + i)) for i in range(n)]

@@ -1,64 +1,82 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from tools.experiments.outputs import REQUIRED_OUTPUTS, DeploymentError, read_deployment
+from tools.experiments.outputs import COMPUTE_POOLS, REQUIRED_OUTPUTS, DeploymentError, read_deployment
 
 from .conftest import PREFIX
 
+POOLS = {
+    "r5-spot-24": {"queue": "hpcx-r5-spot-24", "instance_types": ["r5.24xlarge"], "online_cpus": 24,
+                   "threads_per_core": 1, "spot": True, "multi_node": False},
+    "c5n-mnp-18": {"queue": "hpcx-c5n-mnp-18", "instance_types": ["c5n.18xlarge"], "online_cpus": 18,
+                   "threads_per_core": 1, "spot": False, "multi_node": True},
+    "r5-ht": {"queue": "hpcx-r5-ht", "instance_types": ["r5.24xlarge"], "online_cpus": 48,
+              "threads_per_core": 2, "spot": True, "multi_node": False},
+}
 
-def _outputs(skip=()):
-    return [{"OutputKey": k, "OutputValue": f"value-of-{k}"} for k in REQUIRED_OUTPUTS if k not in skip]
+
+def _outputs(skip=(), pools=POOLS):
+    out = [{"OutputKey": k, "OutputValue": f"value-of-{k}"} for k in REQUIRED_OUTPUTS if k not in skip]
+    if COMPUTE_POOLS not in skip:
+        out.append({"OutputKey": COMPUTE_POOLS, "OutputValue": json.dumps(pools)})
+    return out
 
 
-def test_reads_outputs_and_discovers_every_queue(stubbed):
+def _stack(outputs) -> dict:
+    return {"Stacks": [{"StackName": "hpcx-batch", "CreationTime": "2026-01-01", "StackStatus": "CREATE_COMPLETE",
+                        "Outputs": outputs}]}
+
+
+def test_pools_come_from_the_output_and_batch_adds_what_only_exists_once_deployed(stubbed):
     cfn, cfn_stub = stubbed("cloudformation")
     batch, batch_stub = stubbed("batch")
-    cfn_stub.add_response("describe_stacks", {"Stacks": [{"StackName": "hpcx-batch", "CreationTime": "2026-01-01",
-                                                          "StackStatus": "CREATE_COMPLETE", "Outputs": _outputs()}]},
-                          {"StackName": "hpcx-batch"})
-    resources = [
-        {"LogicalResourceId": "PoolJobQueueA", "PhysicalResourceId": f"{PREFIX}:job-queue/hpcx-r5-spot-24",
-         "ResourceType": "AWS::Batch::JobQueue", "LastUpdatedTimestamp": "2026-01-01", "ResourceStatus": "CREATE_COMPLETE"},
-        {"LogicalResourceId": "PoolJobQueueB", "PhysicalResourceId": f"{PREFIX}:job-queue/hpcx-c5n-mnp-18",
-         "ResourceType": "AWS::Batch::JobQueue", "LastUpdatedTimestamp": "2026-01-01", "ResourceStatus": "CREATE_COMPLETE"},
-        {"LogicalResourceId": "Bucket", "PhysicalResourceId": "hpcx-data", "ResourceType": "AWS::S3::Bucket",
-         "LastUpdatedTimestamp": "2026-01-01", "ResourceStatus": "CREATE_COMPLETE"},
-    ]
-    cfn_stub.add_response("list_stack_resources", {"StackResourceSummaries": resources}, {"StackName": "hpcx-batch"})
-    ce = {k: f"{PREFIX}:compute-environment/ce-{k}" for k in ("r5", "c5n")}
+    cfn_stub.add_response("describe_stacks", _stack(_outputs()), {"StackName": "hpcx-batch"})
+    ce = {k: f"{PREFIX}:compute-environment/ce-{k}" for k in POOLS}
     batch_stub.add_response("describe_job_queues", {"jobQueues": [
-        {"jobQueueName": "hpcx-r5-spot-24", "jobQueueArn": f"{PREFIX}:job-queue/hpcx-r5-spot-24", "state": "ENABLED",
-         "priority": 1000, "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": ce["r5"]}]},
-        {"jobQueueName": "hpcx-c5n-mnp-18", "jobQueueArn": f"{PREFIX}:job-queue/hpcx-c5n-mnp-18", "state": "ENABLED",
-         "priority": 1000, "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": ce["c5n"]}]},
-    ]}, {"jobQueues": [r["PhysicalResourceId"] for r in resources[:2]]})
+        {"jobQueueName": f"hpcx-{k}", "jobQueueArn": f"{PREFIX}:job-queue/hpcx-{k}", "state": "ENABLED",
+         "priority": 1000, "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": ce[k]}]} for k in POOLS
+    ]}, {"jobQueues": sorted(p["queue"] for p in POOLS.values())})
     batch_stub.add_response("describe_compute_environments", {"computeEnvironments": [
-        {"computeEnvironmentName": "ce-c5n", "computeEnvironmentArn": ce["c5n"], "ecsClusterArn": "cluster-c5n",
-         "computeResources": {"type": "EC2", "maxvCpus": 1440, "instanceTypes": ["c5n.18xlarge"], "subnets": [],
-                              "placementGroup": "pg"}},
-        {"computeEnvironmentName": "ce-r5", "computeEnvironmentArn": ce["r5"], "ecsClusterArn": "cluster-r5",
-         "computeResources": {"type": "SPOT", "maxvCpus": 2048, "instanceTypes": ["r5.24xlarge"], "subnets": []}},
+        {"computeEnvironmentName": f"ce-{k}", "computeEnvironmentArn": ce[k], "ecsClusterArn": f"cluster-{k}",
+         "computeResources": {"type": "EC2", "maxvCpus": 1440 if k == "c5n-mnp-18" else 2048, "subnets": []}}
+        for k in POOLS
     ]}, {"computeEnvironments": sorted(ce.values())})
 
     dep = read_deployment("hpcx-batch", cfn, batch)
 
+    cfn_stub.assert_no_pending_responses()  # no resource listing: the output names every queue
+    batch_stub.assert_no_pending_responses()
     assert dep.bucket == "value-of-DataBucket"
     assert dep.gradient_job_definition == "value-of-GradientJobDefinition"
-    r5, c5n = dep.queue("r5-spot-24"), dep.queue("hpcx-c5n-mnp-18")
-    assert (r5.spot, r5.multi_node, r5.instance_types, r5.ecs_cluster_arn) == (True, False, ("r5.24xlarge",), "cluster-r5")
-    assert (c5n.spot, c5n.multi_node, c5n.max_vcpus) == (False, True, 1440)
+    r5, c5n, ht = dep.queue("r5-spot-24"), dep.queue("hpcx-c5n-mnp-18"), dep.queue("r5-ht")
+    assert (r5.key, r5.spot, r5.multi_node, r5.instance_types) == ("r5-spot-24", True, False, ("r5.24xlarge",))
+    assert (r5.online_cpus, r5.hyperthreading, r5.ecs_cluster_arn) == (24, False, "cluster-r5-spot-24")
+    assert (c5n.spot, c5n.multi_node, c5n.max_vcpus, c5n.online_cpus) == (False, True, 1440, 18)
+    # 48 CPUs online on a 48-core r5.24xlarge, two threads per core: 24 cores with their siblings
+    assert ht.hyperthreading and ht.online_cpus == 48
+    assert dep.queue(f"{PREFIX}:job-queue/hpcx-r5-ht") is ht  # by ARN, as describe_jobs names it
     with pytest.raises(DeploymentError, match="no job queue 'r5-spot-48'"):
         dep.queue("r5-spot-48")
-    cfn_stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("skip", ["MpiJobDefinition", COMPUTE_POOLS])
+def test_missing_outputs_are_named(stubbed, skip):
+    """A stack deployed before ComputePools existed is refused with what to do (no guessing from names)."""
+    cfn, cfn_stub = stubbed("cloudformation")
+    batch, batch_stub = stubbed("batch")  # no responses: a Batch call would fail the test
+    cfn_stub.add_response("describe_stacks", _stack(_outputs(skip=(skip,))))
+    with pytest.raises(DeploymentError, match=f"{skip}.*make deploy STACK=BatchStack"):
+        read_deployment("s", cfn, batch)
     batch_stub.assert_no_pending_responses()
 
 
-def test_missing_outputs_are_named(stubbed):
+def test_a_pool_without_its_cpu_facts_is_refused(stubbed):
     cfn, cfn_stub = stubbed("cloudformation")
     batch, _ = stubbed("batch")
-    cfn_stub.add_response("describe_stacks", {"Stacks": [{"StackName": "s", "CreationTime": "2026-01-01",
-                                                          "StackStatus": "CREATE_COMPLETE",
-                                                          "Outputs": _outputs(skip=("MpiJobDefinition",))}]})
-    with pytest.raises(DeploymentError, match="MpiJobDefinition"):
+    pools = {"r5-spot-24": {k: v for k, v in POOLS["r5-spot-24"].items() if k != "online_cpus"}}
+    cfn_stub.add_response("describe_stacks", _stack(_outputs(pools=pools)))
+    with pytest.raises(DeploymentError, match="pool 'r5-spot-24' lacks online_cpus"):
         read_deployment("s", cfn, batch)

@@ -50,12 +50,26 @@ def test_openmp_job_request(deployment):
     assert p.run_parameters["physics"]["aperture_buffer_m"] == P.FULL_MODEL_BUFFER_M
 
 
-def test_openmp_thread_counts_are_limited_by_hyperthreading(deployment):
-    with pytest.raises(P.PlanError, match="offers 48 CPUs"):
-        P.plan_openmp(P.OpenMpParams(campaign="x", base_input=BASE, threads=[96]), deployment)
-    plans = P.plan_openmp(P.OpenMpParams(campaign="x", base_input=BASE, threads=[96], hyperthreading=True, runs=1),
-                          deployment)
-    assert plans[0].run_id == "x-openmp-ht-t096-r0"
+def test_openmp_thread_counts_are_limited_by_the_cpus_the_pool_keeps_online(deployment):
+    # r5.24xlarge has 48 cores, but the r5-spot-24 pool keeps 24 online: 48 threads would never start
+    with pytest.raises(P.PlanError, match="offers 24 CPUs per instance: its r5.24xlarge instances keep 24 of 96"):
+        P.plan_openmp(P.OpenMpParams(campaign="x", base_input=BASE, threads=[48]), deployment)
+
+
+def test_openmp_hyperthreading_comes_from_the_pool(deployment):
+    (plan,) = P.plan_openmp(P.OpenMpParams(campaign="x", base_input=BASE, queue="r5-spot-ht", threads=[96], runs=1),
+                            deployment)
+    assert plan.run_id == "x-openmp-ht-t096-r0" and plan.parameters["hyperthreading"] is True
+    (plan,) = P.plan_openmp(P.OpenMpParams(campaign="x", base_input=BASE, threads=[24], hyperthreading=False,
+                                           runs=1), deployment)
+    assert plan.run_id == "x-openmp-noht-t024-r0" and plan.parameters["hyperthreading"] is False
+
+
+@pytest.mark.parametrize("queue, claimed", [("r5-spot-24", True), ("r5-spot-ht", False)])
+def test_openmp_refuses_a_hyperthreading_claim_the_pool_contradicts(deployment, queue, claimed):
+    with pytest.raises(P.PlanError, match=f"--hyperthreading {'on' if claimed else 'off'} contradicts queue hpcx-{queue}"):
+        P.plan_openmp(P.OpenMpParams(campaign="x", base_input=BASE, queue=queue, threads=[8],
+                                     hyperthreading=claimed), deployment)
 
 
 def test_mpi_node_overrides(deployment):
