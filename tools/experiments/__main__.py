@@ -207,19 +207,21 @@ class _progress:
 
 
 def _collect(args: argparse.Namespace, session) -> int:
-    from tools.experiments.collect import collect_run
-    from workloads.experiments.timings import run_file
+    from tools.experiments.collect import recollect_run
+    from workloads.experiments.timings import RunTimings, run_file
 
     session = _session(args, session)
     cloudformation, batch, s3 = (session.client(n) for n in ("cloudformation", "batch", "s3"))
     deployment = read_deployment(args.stack, cloudformation, batch)
     folder = args.results / args.experiment
     for run_id in args.run_id:
-        if run_file(folder, run_id).exists() and not args.force:
+        path = run_file(folder, run_id)
+        if path.exists() and not args.force:
             print(f"{run_id}: already collected (--force to overwrite)")
             continue
-        timings = collect_run(batch=batch, s3=s3, bucket=deployment.bucket, run_id=run_id,
-                              experiment=args.experiment, parameters={})
+        existing = RunTimings.load(path) if path.exists() else None
+        timings = recollect_run(batch=batch, s3=s3, deployment=deployment, run_id=run_id,
+                                experiment=args.experiment, existing=existing)
         print(f"{run_id}: saved {timings.save(folder)}")
     return 0
 

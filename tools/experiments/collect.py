@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 
 from adapters.s3_store import S3Store
+from tools.experiments.outputs import Deployment, DeploymentError
+from tools.experiments.plans import HYBRID_CASES, RUN_ID_LABELS
 from workloads.experiments.timings import JobTiming, RunTimings, Termination, WorkerTiming
 from workloads.lsrtm import layout
 from workloads.lsrtm.reduction import load_manifest
@@ -13,6 +15,7 @@ from workloads.lsrtm.store import ObjectNotFound
 
 DESCRIBE_LIMIT = 100  # DescribeJobs takes at most 100 ids
 ITERATION = 1  # every experiment run is one iteration of the workflow
+EXECUTION_EXPERIMENTS = ("weak", "cost", "resilience")  # runs of the state machine; the others are direct jobs
 
 
 def describe_jobs(batch, job_ids: list[str]) -> list[dict]:
@@ -74,15 +77,29 @@ def image_written_at(s3, bucket: str, run_id: str) -> datetime | None:
         raise
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
+
+
 def collect_run(
-    *, batch, s3, bucket: str, run_id: str, experiment: str, parameters: dict,
+    *, batch, s3, bucket: str, run_id: str, experiment: str, parameters: dict | None,
     execution_arn: str | None = None, terminations: list[Termination] | None = None,
+    deployment: Deployment | None = None,
 ) -> RunTimings:
+    """parameters=None: recover them from what the run left (recover_parameters)."""
     store = S3Store(bucket, client=s3)
     manifest = load_manifest(store, run_id, ITERATION)
     if not manifest.job_ids:
         raise RuntimeError(f"run {run_id}: the manifest lists no jobs (was anything submitted?)")
-    jobs = [job_timing(j) for j in leaf_jobs(batch, manifest.job_ids)]
+    leaves = leaf_jobs(batch, manifest.job_ids)
+    jobs = [job_timing(j) for j in leaves]
+    if parameters is None:
+        try:
+            run_parameters = json.loads(store.get(layout.parameters_key(run_id)))
+        except ObjectNotFound:
+            run_parameters = {}
+        parameters = recover_parameters(experiment, run_id, jobs=leaves, run_parameters=run_parameters,
+                                        shots=manifest.shots, deployment=deployment)
     return RunTimings(
         run_id=run_id,
         experiment=experiment,
@@ -93,3 +110,67 @@ def collect_run(
         image_written_at=image_written_at(s3, bucket, run_id),
         terminations=terminations or [],
     )
+
+
+def recollect_run(*, batch, s3, deployment: Deployment, run_id: str, experiment: str,
+                  existing: RunTimings | None = None) -> RunTimings:
+    """Collect a run again. Its parameters are recovered from what it left; where a run file exists, what
+    it recorded wins and what only it knows (the terminations, a resilience run's seed) is kept."""
+    arn = execution_arn(deployment.state_machine_arn, run_id) if experiment in EXECUTION_EXPERIMENTS else None
+    fresh = collect_run(batch=batch, s3=s3, bucket=deployment.bucket, run_id=run_id, experiment=experiment,
+                        parameters=None, execution_arn=arn, deployment=deployment)
+    if existing is None:
+        return fresh
+    return fresh.model_copy(update={
+        "parameters": {**fresh.parameters, **existing.parameters},
+        "execution_arn": existing.execution_arn or fresh.execution_arn,
+        "terminations": existing.terminations or fresh.terminations,
+    })
+
+
+def recover_parameters(experiment: str, run_id: str, *, jobs: list[dict], run_parameters: dict, shots: list[int],
+                       deployment: Deployment | None = None) -> dict:
+    """The parameters a launcher records with a run (tools/experiments/plans.py), rebuilt from what the run
+    left: the labels of its id, its parameters.json and its Batch job (threads and nodes as Batch ran them).
+    A resilience run's seed and window are in no artefact: only its run file has them."""
+    out: dict = {}
+    labels = RUN_ID_LABELS[experiment].search(run_id)
+    if labels:
+        out["repeat"] = int(labels["repeat"])
+    if experiment in EXECUTION_EXPERIMENTS:
+        if "batchsize" in run_parameters:
+            out["batchsize"] = int(run_parameters["batchsize"])
+        if experiment == "resilience" and labels:
+            out["failure_rate"] = int(labels["failure_percent"]) / 100  # to the percent the id keeps
+        return out
+
+    if shots and run_parameters:
+        out["shot"] = int(run_parameters.get("data", {}).get("first_shot", 0)) + shots[0]
+    job = jobs[0] if jobs else {}
+    threads = _environment(job).get("OMP_NUM_THREADS")
+    if experiment == "hybrid":
+        if labels and labels["case"] in HYBRID_CASES:
+            threads_per_rank, ranks, _ = HYBRID_CASES[labels["case"]]
+            out.update(case=labels["case"], threads=threads_per_rank, ranks=ranks)
+        return out
+    if experiment == "openmp" and labels:
+        out.update(threads=int(labels["threads"]), hyperthreading=labels["ht"] == "ht")
+    if experiment == "mpi":
+        nodes = job.get("nodeProperties", {}).get("numNodes") or (labels and labels["nodes"])
+        if nodes:
+            out["nodes"] = int(nodes)
+    if threads:
+        out["threads"] = int(threads)
+    if deployment is not None and job.get("jobQueue"):
+        try:
+            out["instance_type"] = deployment.queue(job["jobQueue"]).instance_types[0]
+        except DeploymentError:
+            pass  # the queue is gone from the stack: the instance type stays unknown
+    return out
+
+
+def _environment(job: dict) -> dict[str, str]:
+    """A job's container environment, as Batch ran it (a multi-node job's from its node ranges)."""
+    containers = [job.get("container", {})]
+    containers += [r.get("container", {}) for r in job.get("nodeProperties", {}).get("nodeRangeProperties", [])]
+    return {e["name"]: e["value"] for c in containers for e in c.get("environment", [])}

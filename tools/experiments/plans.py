@@ -167,6 +167,17 @@ def _input(base: dict[str, Any], *, batchsize: int, physics: dict[str, Any]) -> 
         raise PlanError(str(exc)) from None
 
 
+# What each experiment's run id says (as _run_id builds it below); `collect` reads the labels back.
+RUN_ID_LABELS: dict[str, re.Pattern] = {
+    "weak": re.compile(r"-weak-n(?P<batchsize>\d+)-r(?P<repeat>\d+)$"),
+    "cost": re.compile(r"-cost-n(?P<batchsize>\d+)-r(?P<repeat>\d+)$"),
+    "resilience": re.compile(r"-resilience-f(?P<failure_percent>\d+)-r(?P<repeat>\d+)$"),
+    "openmp": re.compile(r"-openmp-(?P<ht>ht|noht)-t(?P<threads>\d+)-r(?P<repeat>\d+)$"),
+    "mpi": re.compile(r"-mpi-[a-z0-9]+-n(?P<nodes>\d+)-r(?P<repeat>\d+)$"),
+    "hybrid": re.compile(r"-hybrid-(?P<case>[a-z0-9-]+?)-r(?P<repeat>\d+)$"),
+}
+
+
 def _run_id(*parts: object) -> str:
     try:
         return check_run_id("-".join(str(p) for p in parts))

@@ -17,7 +17,14 @@ from botocore.exceptions import ClientError
 
 from adapters.s3_store import S3Store
 from tools.experiments.chaos import PlannedFailure, Terminator
-from tools.experiments.collect import ITERATION, child_ids, collect_run, describe_jobs, image_written_at
+from tools.experiments.collect import (
+    ITERATION,
+    child_ids,
+    collect_run,
+    describe_jobs,
+    execution_arn,
+    image_written_at,
+)
 from tools.experiments.outputs import Deployment
 from tools.experiments.plans import Plan
 from workloads.experiments.timings import RunTimings, run_file
@@ -123,7 +130,7 @@ class Runner:
             if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
                 raise
             # an earlier launcher started it: wait for that one (execution names are unique per machine)
-            return request["stateMachineArn"].replace(":stateMachine:", ":execution:") + ":" + request["name"]
+            return execution_arn(request["stateMachineArn"], request["name"])
 
     def _children(self, parents: list[dict]) -> dict[int, dict]:
         parent = parents[0]
