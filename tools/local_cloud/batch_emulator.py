@@ -11,7 +11,6 @@ Multi-node parallel jobs are refused: they need several hosts.
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import signal
 import subprocess
@@ -22,8 +21,9 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tools.local_cloud.api_server import ApiError, LocalApiServer
 
 HOST_TERMINATED = "Host EC2 (instance i-0local) terminated."
 
@@ -72,10 +72,8 @@ class Job:
         return "RUNNABLE"
 
 
-class BatchError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class BatchError(ApiError):
+    pass
 
 
 class LocalBatch:
@@ -253,48 +251,19 @@ class LocalBatch:
         return {"version": "0", "source": "aws.batch", "detail-type": "Batch Job State Change", "detail": detail}
 
 
-class BatchHttpServer:
-    """Serves LocalBatch on 127.0.0.1 for boto3 (AWS_ENDPOINT_URL_BATCH)."""
+class BatchHttpServer(LocalApiServer):
+    """Serves LocalBatch on 127.0.0.1 for boto3 (AWS_ENDPOINT_URL_BATCH; REST-JSON, one path per operation)."""
 
     ROUTES = {"/v1/submitjob": "submit_job", "/v1/describejobs": "describe_jobs", "/v1/terminatejob": "terminate_job"}
 
     def __init__(self, batch: LocalBatch) -> None:
-        routes, target = self.ROUTES, batch
+        def dispatch(path: str, headers, body: dict) -> dict:
+            operation = self.ROUTES.get(path.rstrip("/"))
+            if operation is None:
+                raise BatchError("ClientException", f"operation {path} is not emulated")
+            return getattr(batch, operation)(body)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
-                op = routes.get(self.path.rstrip("/"))
-                try:
-                    if op is None:
-                        raise BatchError("ClientException", f"operation {self.path} is not emulated")
-                    status, payload = 200, getattr(target, op)(body)
-                except BatchError as exc:
-                    status, payload = 400, {"__type": exc.code, "message": str(exc)}
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if status != 200:
-                    self.send_header("x-amzn-ErrorType", payload["__type"])
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> BatchHttpServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(dispatch, "application/json")
 
 
 def _all_cpus() -> None:

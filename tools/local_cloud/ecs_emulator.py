@@ -25,10 +25,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tools.local_cloud.api_server import ApiError, LocalApiServer
 from tools.local_sfn.errors import TASK_FAILED, StatesError
 from tools.local_sfn.resources import TaskContext, sdk_metadata
 
@@ -37,10 +37,8 @@ CONTAINER_EXITED = "EssentialContainerExited"
 EXITED_REASON = "Essential container in task exited"
 
 
-class EcsError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class EcsError(ApiError):
+    pass
 
 
 @dataclass
@@ -228,48 +226,21 @@ class LocalEcs:
 
 
 # --- boto3's side: the JSON 1.1 protocol ----------------------------------------------------------
-class EcsHttpServer:
-    """Serves LocalEcs on 127.0.0.1 for boto3 (AWS_ENDPOINT_URL_ECS)."""
+class EcsHttpServer(LocalApiServer):
+    """Serves LocalEcs on 127.0.0.1 for boto3 (AWS_ENDPOINT_URL_ECS; the operation is in X-Amz-Target)."""
 
     TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
     OPERATIONS = {"RunTask": "run_task", "ListTasks": "list_tasks", "DescribeTasks": "describe_tasks",
                   "StopTask": "stop_task"}
 
     def __init__(self, ecs: LocalEcs) -> None:
-        operations, prefix, target = self.OPERATIONS, self.TARGET_PREFIX, ecs
+        def dispatch(path: str, headers, body: dict) -> dict:
+            name = headers.get("X-Amz-Target", "").removeprefix(self.TARGET_PREFIX)
+            if name not in self.OPERATIONS:
+                raise EcsError("InvalidParameterException", f"operation {name!r} is not emulated")
+            return getattr(ecs, self.OPERATIONS[name])(body)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server naming
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
-                name = self.headers.get("X-Amz-Target", "").removeprefix(prefix)
-                try:
-                    if name not in operations:
-                        raise EcsError("InvalidParameterException", f"operation {name!r} is not emulated")
-                    status, payload = 200, getattr(target, operations[name])(body)
-                except EcsError as exc:
-                    status, payload = 400, {"__type": exc.code, "message": str(exc)}
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> EcsHttpServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(dispatch, "application/x-amz-json-1.1")
 
 
 # --- Step Functions' side: ecs:runTask[.sync] --------------------------------------------------------
