@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -26,6 +26,7 @@ from constructs import Construct
 
 from stacks.automon_config import AutoMonConfig
 from stacks.constructs.automon_arns import nag_arn
+from stacks.constructs.state_machine_parts import logged_state_machine, validated_input
 from stacks.constructs.workflow_functions import WorkflowFunction
 from stacks.nag import acknowledge, arn_in_finding
 
@@ -178,13 +179,7 @@ class AutoMonExperiment(Construct):
         node_security_group, node_subnets,
     ) -> sfn.StateMachine:
         scope = Construct(self, "Experiment")
-        validate = tasks.LambdaInvoke(
-            scope, "ValidateInput", lambda_function=self.validate.function,
-            payload=sfn.TaskInput.from_object({"input.$": "$", "execution.$": "$$.Execution.Name"}),
-            payload_response_only=True, result_path="$.run", output_path="$.run",
-        )
-        rejected = sfn.Fail(scope, "InputRejected", error_path="$.error.Error", cause_path="$.error.Cause")
-        validate.add_catch(rejected, errors=["States.ALL"], result_path="$.error")
+        validate = validated_input(scope, self.validate.function)
 
         # --- one (node type, error bound) item ---
         start = self._invoke(
@@ -273,15 +268,8 @@ class AutoMonExperiment(Construct):
             sfn.Condition.number_greater_than("$.report.failed", 0), failed
         ).otherwise(done)
 
-        log_group = logs.LogGroup(
-            scope, "ExecutionLogs", log_group_name=f"/aws/vendedlogs/states/{machine_name}",
-            retention=log_retention, removal_policy=RemovalPolicy.DESTROY,
-        )
-        return sfn.StateMachine(
-            scope, "StateMachine",
-            state_machine_name=machine_name,
-            definition_body=sfn.DefinitionBody.from_chainable(validate.next(experiments).next(report).next(all_ok)),
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            tracing_enabled=True,
+        return logged_state_machine(
+            scope, machine_name, validate.next(experiments).next(report).next(all_ok),
+            log_retention=log_retention,
             comment="AutoMon: for each (node type, error bound), a coordinator in its region and N Fargate nodes",
         )

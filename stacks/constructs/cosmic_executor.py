@@ -7,24 +7,20 @@ gateways that translate ports unpredictably, and punching through two of them is
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Size
-from aws_cdk import aws_ecr_assets as ecr_assets
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
+from aws_cdk import Duration
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.nag import acknowledge
+from stacks.constructs.workflow_functions import WorkflowFunction
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = "containers/cosmic_executor/Dockerfile"
 IMAGE_CONTEXT = ["pyproject.toml", "workloads", "lambda/cosmic_executor", "containers/cosmic_executor"]
 HANDLER_FOLDER = "cosmic_executor"
 
 
-class CosmicExecutor(Construct):
+class CosmicExecutor(WorkflowFunction):
+    """A WorkflowFunction on its own image (CPU torch), with the memory and /tmp a rank needs."""
+
     def __init__(
         self,
         scope: Construct,
@@ -36,33 +32,15 @@ class CosmicExecutor(Construct):
         ephemeral_storage_mib: int,
         log_retention: logs.RetentionDays,
     ) -> None:
-        super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-        self.function = lambda_.DockerImageFunction(
-            self,
-            "Function",
+        super().__init__(
+            scope, construct_id,
+            handler_folder=HANDLER_FOLDER,
             function_name=function_name,
             description="cosmicai: one rank of AstroMAE inference (or a script) with FMI-style collectives",
-            code=lambda_.DockerImageCode.from_image_asset(
-                str(REPO_ROOT),
-                file=DOCKERFILE,
-                cmd=[f"{HANDLER_FOLDER}.handler.handler"],
-                platform=ecr_assets.Platform.LINUX_AMD64,
-                ignore_mode=IgnoreMode.DOCKER,
-                exclude=["*", *(f"!{p}" for p in IMAGE_CONTEXT), "**/__pycache__", "**/*.pyc"],
-            ),
-            architecture=lambda_.Architecture.X86_64,
-            memory_size=memory_mib,
+            log_retention=log_retention,
             timeout=timeout,
-            ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mib),
-            role=self.role,
-            log_group=self.log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-            environment={"POWERTOOLS_SERVICE_NAME": function_name},
-        )
-        acknowledge(
-            self.role.node.find_child("DefaultPolicy"),
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords support no resource-level permissions",
+            memory_mib=memory_mib,
+            dockerfile=DOCKERFILE,
+            image_context=IMAGE_CONTEXT,
+            ephemeral_storage_mib=ephemeral_storage_mib,
         )

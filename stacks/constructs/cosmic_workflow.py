@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -30,6 +30,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.constructs.cosmic_executor import CosmicExecutor
+from stacks.constructs.state_machine_parts import logged_state_machine, validated_input
 from stacks.constructs.workflow_functions import WorkflowFunction
 from stacks.fmi_config import FmiConfig
 from stacks.nag import acknowledge, arn_in_finding
@@ -141,13 +142,7 @@ class CosmicWorkflow(Construct):
     # --- the state machine ----------------------------------------------------------------------
     def _state_machine(self, machine_name: str, config: FmiConfig, log_retention: logs.RetentionDays) -> sfn.StateMachine:
         scope = Construct(self, "Cosmicai")
-        validate = tasks.LambdaInvoke(
-            scope, "ValidateInput", lambda_function=self.validate.function,
-            payload=sfn.TaskInput.from_object({"input.$": "$", "execution.$": "$$.Execution.Name"}),
-            payload_response_only=True, result_path="$.run", output_path="$.run",
-        )
-        rejected = sfn.Fail(scope, "InputRejected", error_path="$.error.Error", cause_path="$.error.Cause")
-        validate.add_catch(rejected, errors=["States.ALL"], result_path="$.error")
+        validate = validated_input(scope, self.validate.function)
 
         rank = tasks.LambdaInvoke(
             scope, "RunRank", lambda_function=self.executor.function, payload_response_only=True,
@@ -168,16 +163,9 @@ class CosmicWorkflow(Construct):
             scope, "Summarize", lambda_function=self.summary.function, payload_response_only=True,
         )
 
-        log_group = logs.LogGroup(
-            scope, "ExecutionLogs", log_group_name=f"/aws/vendedlogs/states/{machine_name}",
-            retention=log_retention, removal_policy=RemovalPolicy.DESTROY,
-        )
-        return sfn.StateMachine(
-            scope, "StateMachine",
-            state_machine_name=machine_name,
-            definition_body=sfn.DefinitionBody.from_chainable(validate.next(ranks).next(summarize)),
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            tracing_enabled=True,
+        return logged_state_machine(
+            scope, machine_name, validate.next(ranks).next(summarize),
+            log_retention=log_retention,
             timeout=Duration.minutes(config.execution_timeout_minutes),
             comment="cosmicai: AstroMAE inference on N Lambda ranks that talk through a TCPunch rendezvous server",
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -25,6 +25,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from stacks.constructs.state_machine_parts import logged_state_machine, validated_input
 from stacks.constructs.workflow_functions import WorkflowFunction
 from stacks.nag import acknowledge, arn_in_finding
 from workloads.lsrtm import layout
@@ -221,16 +222,7 @@ class LsrtmWorkflow(Construct):
         log_retention: logs.RetentionDays,
     ) -> sfn.StateMachine:
         scope = Construct(self, scope_id)
-        validate = tasks.LambdaInvoke(
-            scope, "ValidateInput",
-            lambda_function=self.validate.function,
-            payload=sfn.TaskInput.from_object({"input.$": "$", "execution.$": "$$.Execution.Name"}),
-            payload_response_only=True,
-            result_path="$.run",
-            output_path="$.run",
-        )
-        rejected = sfn.Fail(scope, "InputRejected", error_path="$.error.Error", cause_path="$.error.Cause")
-        validate.add_catch(rejected, errors=["States.ALL"], result_path="$.error")
+        validate = validated_input(scope, self.validate.function)
 
         compute = tasks.LambdaInvoke(
             scope, "ComputeGradient",
@@ -280,16 +272,8 @@ class LsrtmWorkflow(Construct):
         more.when(sfn.Condition.number_less_than_json_path("$.iteration", "$.iterations"), compute.next(next_iteration).next(more))
         more.otherwise(clean_up.next(sfn.Succeed(scope, "Done", output_path="$.report")))
 
-        log_group = logs.LogGroup(
-            scope, "ExecutionLogs", log_group_name=f"/aws/vendedlogs/states/{machine_name}",
-            retention=log_retention, removal_policy=RemovalPolicy.DESTROY,
-        )
-        return sfn.StateMachine(
-            scope, "StateMachine",
-            state_machine_name=machine_name,
-            definition_body=sfn.DefinitionBody.from_chainable(validate.next(more)),
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
-            tracing_enabled=True,
+        return logged_state_machine(
+            scope, machine_name, validate.next(more), log_retention=log_retention,
             comment="LS-RTM with SGD: Batch gradients, exactly-once reduction, image update per iteration",
         )
 

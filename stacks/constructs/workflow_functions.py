@@ -1,11 +1,13 @@
-"""Lambda functions built from the shared workflow image (containers/workflow_lambdas), one per handler
-folder in lambda/. Each gets its own role with only its log group and what the stack grants it."""
+"""Lambda functions built from a container image of this repository, one per handler folder in lambda/.
+By default the shared workflow image (containers/workflow_lambdas); a function with heavier needs names
+its own Dockerfile and build context. Each gets its own role with only its log group and what the stack
+grants it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, IgnoreMode, RemovalPolicy
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Size
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -33,6 +35,9 @@ class WorkflowFunction(Construct):
         timeout: Duration = DEFAULT_TIMEOUT,
         memory_mib: int = 512,
         environment: dict[str, str] | None = None,
+        dockerfile: str = DOCKERFILE,
+        image_context: list[str] | None = None,
+        ephemeral_storage_mib: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if not (REPO_ROOT / "lambda" / handler_folder / "handler.py").exists():
@@ -46,15 +51,16 @@ class WorkflowFunction(Construct):
             description=description,
             code=lambda_.DockerImageCode.from_image_asset(
                 str(REPO_ROOT),
-                file=DOCKERFILE,
+                file=dockerfile,
                 cmd=[f"{handler_folder}.handler.handler"],
                 platform=ecr_assets.Platform.LINUX_AMD64,
                 ignore_mode=IgnoreMode.DOCKER,
-                exclude=["*", *(f"!{p}" for p in IMAGE_CONTEXT), "**/__pycache__", "**/*.pyc"],
+                exclude=["*", *(f"!{p}" for p in image_context or IMAGE_CONTEXT), "**/__pycache__", "**/*.pyc"],
             ),
             architecture=lambda_.Architecture.X86_64,
             timeout=timeout,
             memory_size=memory_mib,
+            ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mib) if ephemeral_storage_mib else None,
             role=self.role,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,
