@@ -23,7 +23,7 @@ from constructs import Construct
 from stacks.config import AppConfig
 from stacks.constructs.automon_coordinator import CoordinatorLauncher
 from stacks.constructs.automon_image import automon_image
-from stacks.constructs.experiment_network import ExperimentNetwork
+from stacks.constructs.public_network import PublicNetwork
 from stacks.log_retention import retention
 from stacks.nag import acknowledge
 
@@ -58,7 +58,7 @@ class AutoMonCoordinatorStack(Stack):
         log_retention = retention(cfg.log_retention_days)
         names = coordinator_names(config)
 
-        self.network = ExperimentNetwork(
+        self.network = PublicNetwork(
             self, "Network", cidr=cfg.coordinator_vpc_cidr, availability_zones=cfg.coordinator_availability_zones, az_count=cfg.az_count,
             nat_gateways=0, log_retention=log_retention,
         )

@@ -20,7 +20,7 @@ from stacks.automon_coordinator_stack import coordinator_names
 from stacks.config import AppConfig
 from stacks.constructs.automon_experiment import AutoMonExperiment
 from stacks.constructs.automon_image import CONTAINER_NAME, automon_image
-from stacks.constructs.experiment_network import ExperimentNetwork
+from stacks.constructs.public_network import PublicNetwork
 from stacks.constructs.secure_bucket import SecureBucket
 from stacks.log_retention import retention
 from stacks.nag import acknowledge, arn_in_finding
@@ -42,7 +42,7 @@ class AutoMonNodesStack(Stack):
         log_retention = retention(cfg.log_retention_days)
         coordinator = coordinator_names(config)
 
-        self.network = ExperimentNetwork(
+        self.network = PublicNetwork(
             self, "Network", cidr=cfg.nodes_vpc_cidr, availability_zones=cfg.nodes_availability_zones, az_count=cfg.az_count,
             nat_gateways=cfg.nat_gateways, log_retention=log_retention,
         )

@@ -19,7 +19,7 @@ from constructs import Construct
 from stacks.config import AppConfig
 from stacks.constructs.batch_pool import BatchPool
 from stacks.constructs.lsrtm_workflow import GradientMessages, LsrtmWorkflow
-from stacks.constructs.network import ExperimentNetwork
+from stacks.constructs.network import WorkerNetwork
 from stacks.constructs.secure_bucket import SecureBucket
 from stacks.constructs.seismic_jobs import GradientJobDefinition, MpiJobDefinition
 from stacks.constructs.shared_filesystem import SharedScratch
@@ -39,7 +39,7 @@ class BatchStack(Stack):
         cfg = config.batch
         log_retention = retention(cfg.log_retention_days)
 
-        self.network = ExperimentNetwork(
+        self.network = WorkerNetwork(
             self,
             "Network",
             cidr=cfg.vpc_cidr,

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from stacks.config import AppConfig
 from stacks.constructs.cosmic_workflow import CosmicWorkflow
-from stacks.constructs.experiment_network import ExperimentNetwork
+from stacks.constructs.public_network import PublicNetwork
 from stacks.constructs.rendezvous_service import RendezvousService
 from stacks.constructs.secure_bucket import SecureBucket
 from stacks.log_retention import retention
@@ -30,7 +30,7 @@ class FmiStack(Stack):
         log_retention = retention(cfg.log_retention_days)
 
         # public subnets for the NLB, private subnets behind NAT for the rendezvous task, flow logs
-        self.network = ExperimentNetwork(
+        self.network = PublicNetwork(
             self, "Network", cidr=cfg.vpc_cidr, availability_zones=[], az_count=cfg.az_count,
             nat_gateways=cfg.nat_gateways, log_retention=log_retention,
         )

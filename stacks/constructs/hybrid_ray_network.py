@@ -8,10 +8,12 @@ record both VPCs, and S3 is reached through a gateway endpoint. The peering conn
 
 from __future__ import annotations
 
-from aws_cdk import Fn, RemovalPolicy
+from aws_cdk import Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from stacks.constructs.flow_logged_vpc import allow_named_zones, flow_logged_vpc
 
 NODE_SUBNET_MASK = 20
 PUBLIC_SUBNET_MASK = 24
@@ -31,27 +33,17 @@ class SiteNetwork(Construct):
         self.cidr = cidr
         # one zone: the first of the region (chosen by CloudFormation, no synth-time lookup) unless named
         zone = availability_zone or Fn.select(0, Fn.get_azs())
-        flow_log_group = logs.LogGroup(self, "FlowLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr(cidr),
-            availability_zones=[zone],
-            nat_gateways=1,
-            subnet_configuration=[
+        self.vpc = flow_logged_vpc(
+            self, cidr=cidr, nat_gateways=1, log_retention=log_retention, availability_zones=[zone],
+            subnets=[
                 ec2.SubnetConfiguration(name="nat", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=PUBLIC_SUBNET_MASK),
                 ec2.SubnetConfiguration(
                     name="nodes", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=NODE_SUBNET_MASK
                 ),
             ],
-            restrict_default_security_group=True,
-            flow_logs={"All": ec2.FlowLogOptions(destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group))},
         )
         if availability_zone:
-            for subnet in [*self.vpc.public_subnets, *self.vpc.private_subnets]:
-                subnet.node.default_child.add_metadata(
-                    "cfn-lint", {"config": {"ignore_checks": ["W3010"]}}  # the zone is named in the configuration
-                )
+            allow_named_zones(self.vpc)
         self.node_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
         self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.node_subnets])
 

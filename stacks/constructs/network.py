@@ -7,10 +7,11 @@ workers write gradients to S3 and messages to SQS, and multi-node jobs have no p
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from stacks.constructs.flow_logged_vpc import flow_logged_vpc
 
 # Interface endpoints Batch on EC2 needs when instances have no route to the internet.
 NO_NAT_INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
@@ -23,7 +24,7 @@ NO_NAT_INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
 }
 
 
-class ExperimentNetwork(Construct):
+class WorkerNetwork(Construct):
     def __init__(
         self,
         scope: Construct,
@@ -42,17 +43,10 @@ class ExperimentNetwork(Construct):
         if nat_gateways:
             subnets.insert(0, ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24))
 
-        flow_log_group = logs.LogGroup(self, "FlowLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr(cidr),
+        self.vpc = flow_logged_vpc(
+            self, cidr=cidr, subnets=subnets, nat_gateways=nat_gateways, log_retention=log_retention,
             # explicit zones avoid a synth-time lookup; otherwise the first max_azs of the region
             **({"availability_zones": availability_zones} if availability_zones else {"max_azs": max_azs}),
-            nat_gateways=nat_gateways,
-            subnet_configuration=subnets,
-            restrict_default_security_group=True,
-            flow_logs={"All": ec2.FlowLogOptions(destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group))},
         )
         self.worker_subnets = ec2.SubnetSelection(subnet_type=private_type)
 

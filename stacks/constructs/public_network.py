@@ -1,4 +1,4 @@
-"""A VPC with public subnets and, when NAT is on, private subnets behind NAT, with flow logs.
+"""PublicNetwork: a VPC with public subnets and, when NAT is on, private subnets behind NAT, with flow logs.
 
 Used by the AutoMon stacks (public subnets for the coordinator; private ones for the nodes) and by
 FmiStack (the rendezvous load balancer in public subnets, its task in private ones). The NAT gateways
@@ -9,13 +9,15 @@ security group admits its port from exactly those addresses (the original opened
 
 from __future__ import annotations
 
-from aws_cdk import Fn, RemovalPolicy
+from aws_cdk import Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.constructs.flow_logged_vpc import allow_named_zones, flow_logged_vpc
 
-class ExperimentNetwork(Construct):
+
+class PublicNetwork(Construct):
     def __init__(
         self,
         scope: Construct,
@@ -42,23 +44,12 @@ class ExperimentNetwork(Construct):
                 ec2.CfnEIP(self, f"NatAddress{i + 1}", domain="vpc") for i in range(nat_gateways)
             ]
             nat_provider = ec2.NatProvider.gateway(eip_allocation_ids=[e.attr_allocation_id for e in self.nat_eips])
-        flow_log_group = logs.LogGroup(self, "FlowLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr(cidr),
-            availability_zones=zones,
-            nat_gateways=nat_gateways,
-            nat_gateway_provider=nat_provider,
-            subnet_configuration=subnets,
-            restrict_default_security_group=True,
-            flow_logs={"All": ec2.FlowLogOptions(destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group))},
+        self.vpc = flow_logged_vpc(
+            self, cidr=cidr, subnets=subnets, nat_gateways=nat_gateways, log_retention=log_retention,
+            nat_gateway_provider=nat_provider, availability_zones=zones,
         )
         if availability_zones:
-            for subnet in [*self.vpc.public_subnets, *self.vpc.private_subnets]:
-                subnet.node.default_child.add_metadata(
-                    "cfn-lint", {"config": {"ignore_checks": ["W3010"]}}  # zones named in the configuration
-                )
+            allow_named_zones(self.vpc)
         self.public_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)
         self.task_subnets = (
             ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS) if nat_gateways else self.public_subnets
