@@ -3,7 +3,8 @@ AWS_ENDPOINT_URL_S3 points the same code at a local emulator."""
 
 from __future__ import annotations
 
-from typing import BinaryIO
+import json
+from typing import Any, BinaryIO
 
 import boto3
 from botocore.exceptions import ClientError
@@ -29,6 +30,13 @@ class S3Store:
             if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
                 raise ObjectNotFound(f"s3://{self.bucket}/{key}") from None
             raise
+
+    def read_json(self, key: str) -> Any:
+        """The JSON document at `key`, or None when there is no such object."""
+        try:
+            return json.loads(self.get(key))
+        except ObjectNotFound:
+            return None
 
     def put(self, key: str, data: bytes) -> None:
         # a single PUT (up to 5 GB) is atomic: readers see the old object or the new one, never a mix

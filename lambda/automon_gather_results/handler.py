@@ -15,8 +15,8 @@ from pathlib import PurePosixPath
 
 import boto3
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
+from adapters.s3_store import S3Store
 from workloads.automon import results
 
 logger = Logger(service="automon-gather-results")
@@ -28,15 +28,6 @@ class ResultsIncomplete(RuntimeError):
 
 class RunEndedEarly(RuntimeError):
     """Every file is there, but a participant did not complete (its status says why)."""
-
-
-def _get(s3, bucket: str, key: str) -> dict | None:
-    try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise
 
 
 def summarize(coordinator: results.CoordinatorResult, nodes: list[results.NodeResult], item: dict) -> dict:
@@ -66,7 +57,7 @@ def handler(event: dict, context: object) -> dict:
     s3 = boto3.client("s3")
     wanted = {"coordinator": results.coordinator_path(prefix).as_posix()}
     wanted.update({f"node_{i}": results.node_path(prefix, i).as_posix() for i in range(item["num_nodes"])})
-    found = {name: _get(s3, bucket, key) for name, key in wanted.items()}
+    found = {name: S3Store(bucket, s3).read_json(key) for name, key in wanted.items()}
     missing = sorted(wanted[name] for name, doc in found.items() if doc is None)
     if missing:
         raise ResultsIncomplete(f"not yet in s3://{bucket}/: {', '.join(missing)}")

@@ -12,21 +12,12 @@ import json
 
 import boto3
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
+from adapters.s3_store import S3Store
 from workloads.cosmic.job import ResultsInconsistent, combined_key, ranks_prefix, summarize, summary_key
 
 logger = Logger(service="cosmic-summary")
 PAGE_SIZE = 1000  # list_objects_v2's maximum page
-
-
-def _get_json(s3, bucket: str, key: str) -> dict | None:
-    try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise
 
 
 def rank_records(s3, bucket: str, prefix: str) -> dict[int, dict]:
@@ -35,7 +26,7 @@ def rank_records(s3, bucket: str, prefix: str) -> dict[int, dict]:
         Bucket=bucket, Prefix=ranks_prefix(prefix), PaginationConfig={"PageSize": PAGE_SIZE})
     for page in pages:
         for obj in page.get("Contents", []):
-            record = _get_json(s3, bucket, obj["Key"])
+            record = S3Store(bucket, s3).read_json(obj["Key"])
             rank = record.get("rank") if isinstance(record, dict) else None
             if not isinstance(rank, int) or rank in records:
                 raise ResultsInconsistent(f"s3://{bucket}/{obj['Key']} is not one rank's record")
@@ -48,7 +39,7 @@ def handler(event: dict, context: object) -> dict:
     bucket, prefix = run["results_bucket"], run["results_prefix"]
     s3 = boto3.client("s3")
     records = rank_records(s3, bucket, prefix)
-    combined = _get_json(s3, bucket, combined_key(prefix)) if run["mode"] == "inference" else None
+    combined = S3Store(bucket, s3).read_json(combined_key(prefix)) if run["mode"] == "inference" else None
     summary = summarize(run, records, combined)
     s3.put_object(Bucket=bucket, Key=summary_key(prefix), Body=json.dumps(summary, indent=2).encode())
     logger.info("run summarized", extra={"run_id": run["run_id"], "world_size": run["world_size"]})
