@@ -23,6 +23,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from botocore.exceptions import NoCredentialsError, NoRegionError
 from pydantic import ValidationError
 
 from tools.experiments import plans as P
@@ -145,6 +146,11 @@ def main(argv: list[str] | None = None, session=None) -> int:
         return _figures(args)
     except (P.PlanError, DeploymentError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (NoRegionError, NoCredentialsError) as exc:  # the stack's outputs are read even for --dry-run
+        print(f"error: {exc} The launchers read the deployed BatchStack's outputs: configure a profile "
+              "(`aws configure sso`, export AWS_PROFILE) or pass --region. `figures` needs no account.",
+              file=sys.stderr)
         return 2
 
 

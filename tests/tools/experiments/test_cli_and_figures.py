@@ -116,3 +116,11 @@ def test_figures_command_writes_csv(tmp_path, capsys):
     assert main(["figures", "--results", str(tmp_path), "--csv"]) == 0
     assert (tmp_path / "figures" / "weak_scaling.png").exists()
     assert (tmp_path / "summary.csv").read_text().count("\n") == 4
+
+
+def test_without_a_region_the_launcher_says_what_to_configure(monkeypatch, capsys):
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    assert main(["weak", "--campaign", "t", "--dry-run"]) == 2
+    assert "--region" in capsys.readouterr().err
