@@ -15,8 +15,10 @@ import numpy as np
 from .errors import SeismicInputError
 from .model import Model
 
-__all__ = ["Discretization", "second_derivative_weights", "stable_dt", "damping_profile", "pad_edge",
-           "nyquist_subsampling_factor"]
+__all__ = ["Discretization", "second_derivative_weights", "stable_dt", "stability_limit_ms", "check_time_step",
+           "check_spatial_sampling", "damping_profile", "pad_edge", "nyquist_subsampling_factor"]
+
+MIN_POINTS_PER_WAVELENGTH = 2.0  # spatial Nyquist at the wavelet's highest frequency that matters
 
 DEFAULT_COURANT_FRACTION = 0.9
 ABSORBING_REFLECTION = 1e-3  # target reflection coefficient of the absorbing layer
@@ -40,11 +42,41 @@ def stable_dt(model: Model, space_order: int, courant_fraction: float = DEFAULT_
     """
     if not 0 < courant_fraction <= 1:
         raise SeismicInputError(f"courant_fraction must be in (0, 1], got {courant_fraction}")
-    c = second_derivative_weights(space_order)
-    lam = (abs(c[0]) + 2 * np.abs(c[1:]).sum()) * sum(1.0 / h**2 for h in model.spacing)
-    dt = courant_fraction * 2.0 / (float(model.vp.max()) * np.sqrt(lam))
+    dt = courant_fraction * stability_limit_ms(model, space_order)
     digits = 2 - int(np.floor(np.log10(dt)))
     return float(np.floor(dt * 10**digits) / 10**digits)
+
+
+def stability_limit_ms(model: Model, space_order: int) -> float:
+    """The von Neumann limit of the time step (ms), unrounded: any larger step blows up."""
+    c = second_derivative_weights(space_order)
+    lam = (abs(c[0]) + 2 * np.abs(c[1:]).sum()) * sum(1.0 / h**2 for h in model.spacing)
+    return 2.0 / (float(model.vp.max()) * np.sqrt(lam))
+
+
+def check_time_step(dt_ms: float, model: Model, space_order: int) -> None:
+    """Refuse a step that is not a positive number or exceeds the stability limit. An unstable step does
+    not give NaN: the fields grow to huge finite values (6e32 was seen) that nothing downstream notices."""
+    if not (np.isfinite(dt_ms) and dt_ms > 0):
+        raise SeismicInputError(f"dt must be a positive number of milliseconds, got {dt_ms}")
+    limit = stability_limit_ms(model, space_order)
+    if dt_ms > limit:
+        raise SeismicInputError(
+            f"dt {dt_ms:g} ms exceeds the stability limit {limit:.4g} ms of this model (vp max "
+            f"{float(model.vp.max()):g} km/s, spacing {tuple(model.spacing)} m, space order {space_order}); "
+            f"leave dt unset for {stable_dt(model, space_order):g} ms")
+
+
+def check_spatial_sampling(model: Model, max_frequency_hz: float) -> None:
+    """Refuse a grid too coarse for the wavelet: fewer than ``MIN_POINTS_PER_WAVELENGTH`` points per
+    shortest wavelength (slowest velocity, highest frequency that matters) is aliased, not imaged."""
+    shortest_m = 1000.0 * float(model.vp.min()) / max_frequency_hz
+    points = shortest_m / max(model.spacing)
+    if points < MIN_POINTS_PER_WAVELENGTH:
+        raise SeismicInputError(
+            f"grid too coarse for the source: {points:.2f} points per shortest wavelength ({shortest_m:.1f} m at "
+            f"{max_frequency_hz:g} Hz and vp {float(model.vp.min()):g} km/s, spacing {max(model.spacing):g} m); "
+            f"need at least {MIN_POINTS_PER_WAVELENGTH:g}: lower the peak frequency or refine the grid")
 
 
 def nyquist_subsampling_factor(dt_ms: float, max_frequency_hz: float) -> int:
@@ -97,10 +129,10 @@ class Discretization:
         second_derivative_weights(self.space_order)  # validates the order
         if self.nbl < 0:
             raise SeismicInputError(f"absorbing layer width must be >= 0, got {self.nbl}")
+        if not (np.isfinite(self.dt_ms) and self.dt_ms > 0):  # before nt, which a bad dt makes meaningless
+            raise SeismicInputError(f"dt must be a positive number of milliseconds, got {self.dt_ms}")
         if self.nt < 2:
             raise SeismicInputError(f"need at least 2 time samples, got {self.nt}")
-        if not self.dt_ms > 0:
-            raise SeismicInputError(f"dt must be positive, got {self.dt_ms}")
 
     @property
     def times(self) -> np.ndarray:

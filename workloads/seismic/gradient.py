@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .aperture import aperture_window, extend_to_full
-from .discretization import DEFAULT_COURANT_FRACTION, Discretization, stable_dt
+from .discretization import (
+    DEFAULT_COURANT_FRACTION,
+    Discretization,
+    check_spatial_sampling,
+    check_time_step,
+    stable_dt,
+)
 from .errors import SeismicInputError
 from .model import Model
 from .operators import IMAGING_CONDITIONS
@@ -53,6 +59,10 @@ def _validate_inputs(model: Model, shot: Shot, image: np.ndarray | None, imaging
     if shot.t0_ms != 0:
         # Modelling starts when the source fires; a record that starts later would need the early samples.
         raise SeismicInputError(f"records must start at the source time (t0_ms = 0), got t0_ms={shot.t0_ms}")
+    if shot.tn_ms - shot.t0_ms <= shot.wavelet.delay:
+        raise SeismicInputError(
+            f"record length {shot.tn_ms - shot.t0_ms:g} ms is not longer than the wavelet's delay "
+            f"{shot.wavelet.delay:g} ms: the source peak is never recorded")
     if image is None:
         return None
     image = np.asarray(image)
@@ -83,6 +93,9 @@ def compute_gradient(model: Model, shot: Shot, image: np.ndarray | None = None, 
     image = _validate_inputs(model, shot, image, imaging)
     window = aperture_window(model, shot, aperture_buffer_m)
     sub_model = model.window_x(window)
+    check_spatial_sampling(sub_model, shot.wavelet.max_frequency_hz)
+    if dt_ms is not None:
+        check_time_step(float(dt_ms), sub_model, space_order)
     dt = float(dt_ms) if dt_ms is not None else stable_dt(sub_model, space_order, courant_fraction)
     times = time_axis(shot.t0_ms, shot.tn_ms, dt)
     disc = Discretization(space_order=space_order, nbl=absorbing_layer, dt_ms=dt, nt=times.size,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .discretization import Discretization, stable_dt
+from .discretization import Discretization, check_spatial_sampling, check_time_step, stable_dt
 from .errors import SeismicInputError
 from .model import Model
 from .propagation import ShotPropagator
@@ -41,6 +41,9 @@ def synthetic_shot(model: Model, src: np.ndarray, rec: np.ndarray, *, record_ms:
     wavelet = wavelet or Ricker()
     if record_ms <= 0:
         raise SeismicInputError(f"record length must be positive, got {record_ms}")
+    check_spatial_sampling(model, wavelet.max_frequency_hz)
+    if dt_ms is not None:
+        check_time_step(dt_ms, model, space_order)
     dt = dt_ms or stable_dt(model, space_order)
     nt = time_axis(0.0, record_ms, dt).size
     probe = Shot(src=src, rec=rec, data=np.zeros((2, np.asarray(rec).shape[0]), np.float32), dt_ms=dt,

@@ -38,6 +38,7 @@ from devito import (  # noqa: E402  (Devito must be imported after the environme
     Operator,
     SparseTimeFunction,
     TimeFunction,
+    centered,
 )
 
 __all__ = ["Medium", "first_derivative_order", "build_forward_operator", "build_adjoint_operator",
@@ -49,6 +50,13 @@ IMAGING_CONDITIONS = ("isic", "xcorr")
 def first_derivative_order(space_order: int) -> int:
     """Even order of the first derivatives in the ISIC terms: half the space order, at least 2."""
     return max(2, 2 * (space_order // 4))
+
+
+def _d(field, axis: str, order: int):
+    """Centred first derivative. Devito turns an order-2 first derivative with no side into a one-sided
+    difference, whose transpose is not its negative: the Born scatter term and the ISIC image term are an
+    adjoint pair only if both use an antisymmetric (centred) stencil."""
+    return getattr(field, axis)(fd_order=order, side=centered)
 
 
 @dataclass
@@ -89,7 +97,7 @@ def _born_source(u: TimeFunction, dm: Function, medium: Medium, imaging: str):
         return -dm * _second_difference(u)
     k = first_derivative_order(medium.space_order)
     dt = medium.dt
-    scatter = (dm * u.dx(fd_order=k)).dx(fd_order=k) + (dm * u.dy(fd_order=k)).dy(fd_order=k)
+    scatter = _d(dm * _d(u, "dx", k), "dx", k) + _d(dm * _d(u, "dy", k), "dy", k)
     return -dm * medium.m * _second_difference(u) + dt**2 * scatter
 
 
@@ -98,7 +106,7 @@ def _image_increment(grad: Function, snap, v: TimeFunction, medium: Medium, imag
     if imaging == "xcorr":
         return Inc(grad, -weight * snap * d2v)
     k = first_derivative_order(medium.space_order)
-    dot = snap.dx(fd_order=k) * v.dx(fd_order=k) + snap.dy(fd_order=k) * v.dy(fd_order=k)
+    dot = _d(snap, "dx", k) * _d(v, "dx", k) + _d(snap, "dy", k) * _d(v, "dy", k)
     return Inc(grad, -weight * (medium.m * snap * d2v + medium.dt**2 * dot))
 
 

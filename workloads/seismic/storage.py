@@ -120,18 +120,23 @@ def plan_storage(requested: str, *, padded_shape: tuple[int, int], space_order: 
             if plan.estimated_bytes <= budget:
                 return plan
         raise SeismicInputError(
-            f"memory budget {budget / 2**20:.0f} MiB is too small: the wavefields alone need "
-            f"{(working + 2 * field) / 2**20:.0f} MiB per rank")
+            f"memory budget {_mib(budget)} is too small: the wavefields alone need "
+            f"{_mib(working + 2 * field)} per rank")
     if requested == "checkpointing":
         plan = checkpoints()
         if plan.n_snapshots < 1:
             raise SeismicInputError(
-                f"memory budget {budget / 2**20:.0f} MiB leaves no room for a checkpoint "
-                f"(need {(working + 2 * field) / 2**20:.0f} MiB)")
+                f"memory budget {_mib(budget)} leaves no room for a checkpoint "
+                f"(need {_mib(working + 2 * field)})")
         return plan
     plan = snapshots(1 if requested == "full" else (subsampling_factor or nyquist))
     if plan.estimated_bytes > budget:
         raise SeismicInputError(
-            f"storage={requested!r} needs about {plan.estimated_bytes / 2**20:.0f} MiB but the memory budget is "
-            f"{budget / 2**20:.0f} MiB; use storage='auto' or 'checkpointing', or raise the budget")
+            f"storage={requested!r} needs about {_mib(plan.estimated_bytes)} but the memory budget is "
+            f"{_mib(budget)}; use storage='auto' or 'checkpointing', or raise the budget")
     return plan
+
+
+def _mib(n_bytes: float) -> str:
+    """A size for messages: three significant digits, so a budget under 1 MiB does not read as "0 MiB"."""
+    return f"{n_bytes / 2**20:.3g} MiB"

@@ -17,7 +17,9 @@ from workloads.seismic import (
     plan_storage,
     water_mask,
 )
+from workloads.seismic.discretization import stability_limit_ms
 from workloads.seismic.preconditioning import DirectWaveMute, depth_scaling
+from workloads.seismic.wavelet import Ricker
 
 from .conftest import NBL
 
@@ -29,11 +31,12 @@ def smooth_random(shape, seed, sigma=2.0) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_taylor_expansion_of_the_ls_objective_is_second_order(problem):
+@pytest.mark.parametrize("space_order", [4, 8])  # 4: ISIC with order-2 first derivatives
+def test_taylor_expansion_of_the_ls_objective_is_second_order(problem, space_order):
     """f(x + hδ) - f(x) - h<g, δ> shrinks 4x when h halves (with every preconditioner switched on)."""
     model, shot = problem.background, problem.shot
     prec = Preconditioning(direct_wave_mute=DirectWaveMute())
-    kwargs = {"storage": "full", "preconditioning": prec, **OPTS}
+    kwargs = {"storage": "full", "preconditioning": prec, "space_order": space_order, **OPTS}
     x0 = 0.05 * smooth_random(model.shape, 5)  # any image: the objective is quadratic in it
     base = compute_gradient(model, shot, x0, **kwargs)
     delta = smooth_random(model.shape, 3)
@@ -118,10 +121,16 @@ def test_bad_inputs_are_rejected_before_propagation(problem):
         ((model, shot, np.full(model.shape, np.nan)), {}, "NaN"),
         ((model, shot), {"storage": "tape"}, "storage must be one of"),
         ((model, shot), {"imaging": "rtm"}, "imaging must be one of"),
-        ((model, shot), {"memory_budget_bytes": 1000}, "too small"),
+        ((model, shot), {"memory_budget_bytes": 1000}, r"budget 0\.000954 MiB is too small"),
         ((model, shot), {"preconditioning": Preconditioning(water_mask=np.zeros((2, 2), bool))}, "water mask"),
         ((model, "shot.segy"), {}, "shot must be a Shot"),
         ((model, Shot(src=shot.src, rec=shot.rec, data=shot.data, dt_ms=shot.dt_ms, t0_ms=4.0)), {}, "t0_ms = 0"),
+        ((model, shot), {"dt_ms": -1.0}, "dt must be a positive number of milliseconds, got -1.0"),
+        ((model, shot), {"dt_ms": 2 * stability_limit_ms(model, 8)}, "exceeds the stability limit"),
+        ((model, Shot(src=shot.src, rec=shot.rec, data=shot.data, dt_ms=shot.dt_ms, wavelet=Ricker(40.0))), {},
+         r"1\.49 points per shortest wavelength .* need at least 2"),
+        ((model, Shot(src=shot.src, rec=shot.rec, data=shot.data[:20], dt_ms=shot.dt_ms, wavelet=shot.wavelet)), {},
+         "record length 38 ms is not longer than the wavelet's delay 66.6667 ms"),
     ]
     for args, kwargs, message in cases:
         with pytest.raises(SeismicInputError, match=message):
