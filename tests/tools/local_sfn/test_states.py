@@ -57,6 +57,13 @@ def test_fail_error_and_cause():
     assert (result.status, result.error, result.cause) == ("FAILED", "Oops", "because")
 
 
+@pytest.mark.parametrize("fields", [{}, {"Cause": "because"}])
+def test_fail_without_error_reports_none(fields):  # recorded on AWS: ExecutionFailed carries no error
+    result = run({"StartAt": "F", "States": {"F": {"Type": "Fail", **fields}}})
+    assert (result.status, result.error, result.cause) == ("FAILED", None, fields.get("Cause"))
+    assert result.events_of("ExecutionFailed")[0].error is None
+
+
 def test_fail_error_path_and_intrinsic_cause_path():
     definition = {"StartAt": "F", "States": {"F": {
         "Type": "Fail", "ErrorPath": "$.err.name", "CausePath": "States.Format('shot {} failed', $.err.shot)"}}}
