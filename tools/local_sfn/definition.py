@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tools.local_sfn import intrinsics
+from tools.local_sfn import intrinsics, map_limits
 from tools.local_sfn.choice import parse_timestamp
 from tools.local_sfn.errors import DefinitionError
 from tools.local_sfn.integrations import Integrations
@@ -78,6 +78,8 @@ def _graph_problems(graph: dict, integrations: Integrations | None) -> Iterator[
                 yield f"state {name!r}: transition to unknown state {target!r}"
         if kind == "Map" and not (state.get("ItemProcessor") or state.get("Iterator")):
             yield f"state {name!r}: Map without ItemProcessor"
+        if kind == "Map":
+            yield from (f"state {name!r}: {problem}" for problem in map_limits.definition_problems(state))
         if kind == "Wait" and "Timestamp" in state and parse_timestamp(state["Timestamp"]) is None:
             # AWS refuses this at CreateStateMachine (recorded), unlike a TimestampPath value at run time
             yield f"state {name!r}: Timestamp {state['Timestamp']!r} is not an RFC 3339 timestamp"

@@ -7,6 +7,7 @@ from typing import Any
 ALL = "States.ALL"
 BRANCH_FAILED = "States.BranchFailed"
 DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
+EXCEED_TOLERATED_FAILURE_THRESHOLD = "States.ExceedToleratedFailureThreshold"
 HEARTBEAT_TIMEOUT = "States.HeartbeatTimeout"
 INTRINSIC_FAILURE = "States.IntrinsicFailure"
 NO_CHOICE_MATCHED = "States.NoChoiceMatched"
