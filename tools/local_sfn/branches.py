@@ -1,5 +1,5 @@
 """Map (inline) and Parallel: run iterations/branches on a thread pool; the first failure stops the rest
-and becomes the state's error, as on AWS."""
+and becomes the state's error, as on AWS, unless it is within a Map's tolerated failure threshold."""
 
 from __future__ import annotations
 
