@@ -1,5 +1,5 @@
 """Map (inline) and Parallel: run iterations/branches on a thread pool; the first failure stops the rest
-and becomes the state's error, as on AWS."""
+and becomes the state's error, as on AWS, unless it is within a Map's tolerated failure threshold."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tools.local_sfn import io_processing
+from tools.local_sfn import io_processing, map_limits
 from tools.local_sfn.errors import RUNTIME, Cancelled, StatesError
 from tools.local_sfn.runtime import RunContext
 
@@ -26,10 +26,10 @@ def run_map(name: str, state: dict, effective_input: Any, rc: RunContext, entere
                                    f"array, got {type(items).__name__}")
     processor = state.get("ItemProcessor") or state["Iterator"]
     selector = state["ItemSelector"] if "ItemSelector" in state else state.get("Parameters", _ABSENT)
-    limit = state.get("MaxConcurrency", 0)
-    if "MaxConcurrencyPath" in state:
-        limit = io_processing.select(state["MaxConcurrencyPath"], effective_input, context, field="MaxConcurrencyPath")
+    limit = map_limits.read("MaxConcurrency", state, effective_input, context)  # 0 or absent: no limit
     workers = min(limit, INLINE_MAP_CONCURRENCY) if limit else INLINE_MAP_CONCURRENCY
+    tolerance = map_limits.Tolerance.of(state, effective_input, context)
+    budget = map_limits.FailureBudget(tolerance, len(items)) if tolerance is not None else None
 
     def iteration(index: int, branch: RunContext) -> Any:
         item = items[index]
@@ -41,7 +41,7 @@ def run_map(name: str, state: dict, effective_input: Any, rc: RunContext, entere
         return run_graph(processor, iteration_input, branch)
 
     rc.record("MapStateStarted", state_name=name, length=len(items))
-    return _fan_out(rc, name, "Map", len(items), iteration, workers)
+    return _fan_out(rc, name, "Map", len(items), iteration, workers, budget.absorb if budget else None)
 
 
 def run_parallel(name: str, state: dict, effective_input: Any, rc: RunContext, run_graph: RunGraph) -> list:
@@ -52,7 +52,10 @@ def run_parallel(name: str, state: dict, effective_input: Any, rc: RunContext, r
 
 
 def _fan_out(rc: RunContext, name: str, kind: str, count: int, work: Callable[[int, RunContext], Any],
-             workers: int) -> list:
+             workers: int, absorb: Callable[[StatesError], StatesError | None] | None = None) -> list:
+    """Run `count` pieces of work; the first failure cancels the rest and becomes the state's error. With
+    `absorb` (a Map's tolerated failures), a failed item it absorbs leaves its error object as its result
+    and the others go on; the failure it does not absorb fails the state with the error it returns."""
     scope = rc.scope.child()
     results: list[Any] = [None] * count
     failures: list[BaseException] = []
@@ -70,12 +73,18 @@ def _fan_out(rc: RunContext, name: str, kind: str, count: int, work: Callable[[i
         except Cancelled:
             if per_item_events:
                 branch.record("MapIterationAborted", state_name=name, index=index)
-        except BaseException as exc:  # a StatesError, or a bug: either way stop the siblings
-            with lock:
-                failures.append(exc)
-            scope.cancel()
+        except BaseException as exc:  # a StatesError, or a bug: either way stop the siblings (unless tolerated)
             if per_item_events and isinstance(exc, StatesError):
                 branch.record("MapIterationFailed", state_name=name, index=index, error=exc.error, cause=exc.cause)
+            fatal = absorb(exc) if absorb is not None and isinstance(exc, StatesError) else exc
+            if fatal is None:
+                # AWS does not document what a tolerated item contributes to the output; its error object
+                # keeps the results aligned with the items and says what went wrong
+                results[index] = exc.as_output()
+                return
+            with lock:
+                failures.append(fatal)
+            scope.cancel()
         else:
             if per_item_events:
                 branch.record("MapIterationSucceeded", state_name=name, index=index)

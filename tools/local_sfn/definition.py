@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+from tools.local_sfn import intrinsics, map_limits
+from tools.local_sfn.choice import parse_timestamp
 from tools.local_sfn.errors import DefinitionError
 from tools.local_sfn.integrations import Integrations
 from tools.local_sfn.resources import parse_resource
 
 STATE_TYPES = {"Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Map", "Parallel"}
+_TEMPLATE_FIELDS = ("Parameters", "ResultSelector", "ItemSelector")
 _UNSUPPORTED_FIELDS = {
     "Assign": "variables (Assign)",
     "Arguments": "JSONata (Arguments)",
@@ -74,8 +78,40 @@ def _graph_problems(graph: dict, integrations: Integrations | None) -> Iterator[
                 yield f"state {name!r}: transition to unknown state {target!r}"
         if kind == "Map" and not (state.get("ItemProcessor") or state.get("Iterator")):
             yield f"state {name!r}: Map without ItemProcessor"
+        if kind == "Map":
+            yield from (f"state {name!r}: {problem}" for problem in map_limits.definition_problems(state))
+        if kind == "Wait" and "Timestamp" in state and parse_timestamp(state["Timestamp"]) is None:
+            # AWS refuses this at CreateStateMachine (recorded), unlike a TimestampPath value at run time
+            yield f"state {name!r}: Timestamp {state['Timestamp']!r} is not an RFC 3339 timestamp"
+        yield from (f"state {name!r}: {problem}" for problem in _intrinsic_problems(state))
         if kind == "Task":
             yield from _task_problems(name, state, integrations)
+
+
+def _intrinsic_problems(state: dict) -> Iterator[str]:
+    """Intrinsic functions that AWS would refuse when the state machine is created (not at run time):
+    in payload templates ('<key>.$') and in the *Path fields that accept them (ErrorPath, CausePath...)."""
+    expressions = [value for field, value in state.items() if field.endswith("Path")]
+    for field in _TEMPLATE_FIELDS:
+        expressions.extend(_template_expressions(state.get(field)))
+    for expression in expressions:
+        if intrinsics.is_intrinsic(expression):
+            try:
+                intrinsics.check(expression)
+            except DefinitionError as exc:
+                yield str(exc)
+
+
+def _template_expressions(template: Any) -> Iterator[Any]:
+    if isinstance(template, dict):
+        for key, value in template.items():
+            if key.endswith(".$"):
+                yield value
+            else:
+                yield from _template_expressions(value)
+    elif isinstance(template, list):
+        for item in template:
+            yield from _template_expressions(item)
 
 
 def _task_problems(name: str, state: dict, integrations: Integrations | None) -> Iterator[str]:

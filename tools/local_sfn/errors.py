@@ -7,6 +7,7 @@ from typing import Any
 ALL = "States.ALL"
 BRANCH_FAILED = "States.BranchFailed"
 DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
+EXCEED_TOLERATED_FAILURE_THRESHOLD = "States.ExceedToleratedFailureThreshold"
 HEARTBEAT_TIMEOUT = "States.HeartbeatTimeout"
 INTRINSIC_FAILURE = "States.IntrinsicFailure"
 NO_CHOICE_MATCHED = "States.NoChoiceMatched"
@@ -21,16 +22,19 @@ UNCATCHABLE = frozenset({RUNTIME, DATA_LIMIT_EXCEEDED})
 
 
 class StatesError(Exception):
-    """An error as Step Functions reports it: a name that Retry/Catch match on, and a cause."""
+    """An error as Step Functions reports it: a name that Retry/Catch match on, and a cause. The name is
+    None only for a Fail state without Error/ErrorPath: AWS then reports no error at all."""
 
-    def __init__(self, error: str, cause: str | None = None) -> None:
-        super().__init__(f"{error}: {cause}" if cause else error)
+    def __init__(self, error: str | None, cause: str | None = None) -> None:
+        super().__init__(": ".join(part for part in (error, cause) if part) or "(no error)")
         self.error = error
         self.cause = cause
 
     def as_output(self) -> dict[str, Any]:
         """The error object a Catch hands to its ResultPath: {"Error": ..., "Cause": ...}."""
-        out: dict[str, Any] = {"Error": self.error}
+        out: dict[str, Any] = {}
+        if self.error is not None:
+            out["Error"] = self.error
         if self.cause is not None:
             out["Cause"] = self.cause
         return out
@@ -44,7 +48,7 @@ class DefinitionError(ValueError):
     """The definition is invalid, or uses something this local runner does not implement (said up front)."""
 
 
-def matches(error: str, error_equals: list[str]) -> bool:
+def matches(error: str | None, error_equals: list[str]) -> bool:
     """Whether a Retrier's or Catcher's ErrorEquals covers an error name (AWS matching rules)."""
     if error in UNCATCHABLE:
         return False

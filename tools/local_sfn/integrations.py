@@ -69,6 +69,21 @@ def _json_copy(value: Any, what: str) -> Any:
             "requestId": "", "stackTrace": []})) from None
 
 
+def _invoke_payload(payload: Any) -> Any:
+    """The event lambda:invoke hands the function. Recorded on AWS: a string Payload is sent as the raw
+    request body, so a JSON string arrives parsed; a null Payload arrives as {}. A string that is not JSON
+    is refused the way Lambda's Invoke API refuses such a body (error name: the integration's prefix)."""
+    if payload is None:
+        return {}
+    if not isinstance(payload, str):
+        return payload
+    try:
+        return json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise StatesError("Lambda.InvalidRequestContentException",
+                          f"Could not parse request body into json: {exc}") from None
+
+
 class Integrations:
     """The registry. Each register_* returns self, so registrations chain."""
 
@@ -148,7 +163,7 @@ class Integrations:
     def _lambda_invoke(self, parameters: Any) -> dict:
         if not isinstance(parameters, dict) or "FunctionName" not in parameters:
             raise StatesError("States.Runtime", "lambda:invoke needs Parameters.FunctionName")
-        payload = parameters.get("Payload", {})
+        payload = _invoke_payload(parameters.get("Payload", {}))
         if parameters.get("InvocationType") == "Event":
             threading.Thread(target=self._invoke_quietly, args=(parameters["FunctionName"], payload),
                              daemon=True).start()

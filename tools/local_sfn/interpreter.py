@@ -161,7 +161,7 @@ def _fail(name: str, state: dict, raw_input: Any, rc: RunContext, entered: str, 
             return value
         return None
 
-    raise StatesError(read("Error") or "", read("Cause"))
+    raise StatesError(read("Error"), read("Cause"))  # no Error: none reported (AWS), not an empty name
 
 
 _HANDLERS: dict[str, Callable[..., Outcome]] = {

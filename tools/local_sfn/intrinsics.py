@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import inspect
 import json
+import math
 import random
 import re
 import uuid
@@ -108,6 +109,10 @@ class _Parser:
         while self.pos < len(self.text):
             char = self.text[self.pos]
             if char == "\\":
+                if self.text.startswith('"', self.pos + 1):
+                    # AWS refuses \" in a string literal when the state machine is created (recorded; the
+                    # documented escapes are \' \{ \} and \\ only)
+                    raise self.fail('\\" is not a valid escape in an intrinsic string literal')
                 self.pos += 2
                 continue
             if char == "'":
@@ -143,6 +148,18 @@ def parse(text: str) -> Call:
     if parser.pos != len(text):
         raise parser.fail("trailing characters")
     return call
+
+
+def check(text: str) -> None:
+    """Raise DefinitionError for an expression AWS refuses when the state machine is created: one that
+    does not parse, or that calls a function which does not exist."""
+    pending: list[Literal | PathArg | Call] = [parse(text)]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Call):
+            if node.name not in FUNCTIONS:
+                raise DefinitionError(f"unknown intrinsic function States.{node.name} in {text!r}")
+            pending.extend(node.args)
 
 
 def evaluate(text: str, data: Any, context: dict | None) -> Any:
@@ -206,7 +223,7 @@ def _format(node: Call, data: Any, context: dict | None) -> str:
             i += 2
         elif text.startswith("{}", i):
             _require(used < len(values), "States.Format: more {} than arguments")
-            out.append(_format_value(values[used]))
+            out.append(_java_text(values[used]))
             used += 1
             i += 2
         else:
@@ -216,13 +233,20 @@ def _format(node: Call, data: Any, context: dict | None) -> str:
     return "".join(out)
 
 
-def _format_value(value: Any) -> str:
-    _require(not isinstance(value, dict | list), "States.Format: arguments must be strings, numbers, booleans or null")
+def _java_text(value: Any) -> str:
+    """A value as AWS prints it inside States.Format: objects and arrays the way Java's Map/List toString
+    writes them ({Arg1=1, Arg2=[a, b]}, strings unquoted), recorded on AWS; scalars as JSON."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}={_java_text(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_java_text(item) for item in value) + "]"
     return value if isinstance(value, str) else json.dumps(value)
 
 
 def _string_to_json(text: Any) -> Any:
     _require(isinstance(text, str), "States.StringToJson needs a string")
+    if not text.strip():
+        return None  # AWS: an empty or blank string parses to null (recorded), not an error
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -300,16 +324,29 @@ def _json_merge(left: Any, right: Any, deep: Any) -> dict:
     return {**left, **right}
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _round_half_up(value: int | float) -> int:
+    """AWS docs: a non-integer argument of MathAdd/MathRandom is "round[ed] off to the nearest integer";
+    recordings show halves going up (2.5 -> 3). floor(x + 0.5) is Java's Math.round, so -2.5 -> -2: no
+    recording covers negative halves, and this is the rounding a Java service most likely uses."""
+    return value if isinstance(value, int) else math.floor(value + 0.5)
+
+
 def _math_random(start: Any, end: Any, seed: Any = None) -> int:
-    _require(_is_int(start) and _is_int(end) and start < end, "States.MathRandom needs integers start < end")
+    _require(_is_number(start) and _is_number(end), "States.MathRandom needs numbers start < end")
+    start, end = _round_half_up(start), _round_half_up(end)
+    _require(start < end, "States.MathRandom needs start < end (after rounding to integers)")
     _require(seed is None or _is_int(seed), "States.MathRandom: the seed must be an integer")
     rng = random.Random(int(seed)) if seed is not None else random
-    return rng.randrange(int(start), int(end))  # start inclusive, end exclusive
+    return rng.randrange(start, end)  # start inclusive, end exclusive
 
 
 def _math_add(a: Any, b: Any) -> int:
-    _require(_is_int(a) and _is_int(b), "States.MathAdd needs integers")
-    return int(a) + int(b)
+    _require(_is_number(a) and _is_number(b), "States.MathAdd needs numbers")
+    return _round_half_up(a) + _round_half_up(b)
 
 
 def _string_split(text: Any, delimiters: Any) -> list[str]:

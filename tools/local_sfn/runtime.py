@@ -55,13 +55,17 @@ class RunContext:
     def record(self, event_type: str, **fields: Any) -> None:
         self.history.add(self.trail, event_type, **fields)
 
-    def context_object(self, state_name: str, entered_time: str, retry_count: int = 0, *,
+    def context_object(self, state_name: str, entered_time: str, retry_count: int | None = None, *,
                        task_token: str | None = None, map_item: tuple[int, Any] | None = None) -> dict:
-        """The context object ($$) as a state sees it."""
+        """The context object ($$) as a state sees it. `retry_count` only for the states that can Retry
+        (Task, Map, Parallel): on AWS the others (Pass, Wait, ...) have no $$.State.RetryCount at all."""
+        state: dict[str, Any] = {"EnteredTime": entered_time, "Name": state_name}
+        if retry_count is not None:
+            state["RetryCount"] = retry_count
         obj: dict[str, Any] = {
             "Execution": {"Id": self.info.arn, "Input": self.info.input, "Name": self.info.name,
                           "RoleArn": self.info.role_arn, "StartTime": self.info.start_time, "RedriveCount": 0},
-            "State": {"EnteredTime": entered_time, "Name": state_name, "RetryCount": retry_count},
+            "State": state,
             "StateMachine": {"Id": self.info.state_machine_arn, "Name": self.info.state_machine_name},
         }
         if task_token is not None:

@@ -21,6 +21,29 @@ def test_lambda_invoke_returns_the_aws_response_shape():
     assert out["SdkHttpMetadata"]["HttpStatusCode"] == 200 and "RequestId" in out["SdkResponseMetadata"]
 
 
+@pytest.mark.parametrize(("payload", "event"), [
+    ({"Payload": '{"a": [1, 2]}'}, {"a": [1, 2]}),  # a JSON string arrives parsed (recorded on AWS)
+    ({"Payload": "7"}, 7),
+    ({"Payload": None}, {}),  # a null payload arrives as {} (recorded on AWS)
+    ({"Payload.$": "$.missing_is_null"}, {}),
+    ({}, {}),
+])
+def test_lambda_invoke_string_and_null_payloads(payload, event):
+    seen = []
+    integrations = Integrations().register_lambda("Echo", lambda e, context: seen.append(e))
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "Echo", **payload}}
+    result = run(single(task), {"missing_is_null": None}, integrations)
+    assert (result.status, seen) == ("SUCCEEDED", [event])
+
+
+def test_lambda_invoke_payload_string_that_is_not_json_is_refused():
+    integrations = Integrations().register_lambda("Echo", lambda e, context: e)
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "Echo", "Payload": "not json"}}
+    result = run(single(task), {}, integrations)
+    assert (result.status, result.error) == ("FAILED", "Lambda.InvalidRequestContentException")
+
+
 @pytest.mark.parametrize("reference", ["Double", "123456789012:function:Double", LAMBDA_ARN.format("Double") + ":live"])
 def test_function_name_forms(reference):
     integrations = Integrations().register_lambda(LAMBDA_ARN.format("Double"), lambda event, context: event * 2)

@@ -75,9 +75,9 @@ def test_uuid_and_random():
     "States.ArrayGetItem($.a, 3)",
     "States.ArrayLength($.s)",
     "States.MathAdd($.s, 1)",
-    "States.MathAdd(1.5, 1)",
+    "States.MathAdd(1, null)",
+    "States.MathRandom(1.4, 0.6)",  # both round to 1: an empty range
     "States.Format('{} {}', 1)",
-    "States.Format('{}', $.a)",
     "States.StringToJson('not json')",
     "States.Hash('x', 'SHA-3')",
     "States.JsonMerge($.o, $.o, true)",
@@ -97,7 +97,37 @@ def test_missing_path_argument_is_a_runtime_error():
     assert info.value.error == "States.Runtime"
 
 
-@pytest.mark.parametrize("expression", ["States.Format('x'", "States.Nope(1)", "States.Array(1) junk", "States.Array(@)"])
+@pytest.mark.parametrize("expression", ["States.Format('x'", "States.Nope(1)", "States.Array(1) junk", "States.Array(@)",
+                                        """States.Format('say \\"hi\\"')"""])
 def test_malformed_expressions_are_definition_errors(expression):
     with pytest.raises(DefinitionError, match=re.escape("intrinsic")):
         intrinsics.evaluate(expression, {}, None)
+    with pytest.raises(DefinitionError, match=re.escape("intrinsic")):
+        intrinsics.check(expression)
+
+
+# Behaviour recorded on AWS where the documentation is silent or vague.
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("States.MathAdd(1.5, 1)", 3),  # documented: non-integers are rounded to the nearest integer; halves go up
+    ("States.MathAdd(2.4, 2.5)", 5),
+    ("States.MathAdd($.f, $.g)", 0),  # 1.49 -> 1, -1.2 -> -1
+    ("States.MathAdd(-2.5, 0)", -2),  # Java Math.round: half towards +infinity (no recording of this case)
+])
+def test_math_add_rounds_non_integers(expression, expected):
+    assert intrinsics.evaluate(expression, {"f": 1.49, "g": -1.2}, None) == expected
+
+
+def test_math_random_rounds_non_integer_bounds():
+    draws = {intrinsics.evaluate("States.MathRandom(0.5, 3.4)", {}, None) for _ in range(200)}
+    assert draws == {1, 2}  # [round(0.5), round(3.4)) = [1, 3)
+
+
+def test_format_prints_objects_and_arrays_like_java():
+    data = {"o": {"Arg1": 1, "Arg2": []}, "a": [1, 2], "n": {"x": {"y": ["s", None, True, 1.5]}, "e": {}}}
+    assert intrinsics.evaluate("States.Format('{} {} {}', $.o, $.a, $.n)", data, None) == (
+        "{Arg1=1, Arg2=[]} [1, 2] {x={y=[s, null, true, 1.5]}, e={}}")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t "])
+def test_string_to_json_of_a_blank_string_is_null(text):
+    assert intrinsics.evaluate("States.StringToJson($.s)", {"s": text}, None) is None

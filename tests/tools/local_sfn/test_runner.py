@@ -111,3 +111,26 @@ def test_input_must_be_json_and_is_copied():
 def test_definitions_that_cannot_run_are_refused(definition, message):
     with pytest.raises(DefinitionError, match=message):
         LocalStateMachine(definition)
+
+
+def _pass(**fields):
+    return {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True, **fields}}}
+
+
+# Refused by CreateStateMachine on AWS (recorded), so refused here before anything runs, not at run time.
+@pytest.mark.parametrize(("definition", "message"), [
+    ({"StartAt": "W", "States": {"W": {"Type": "Wait", "Timestamp": "2024-01-01 10:00:00", "End": True}}},
+     "not an RFC 3339 timestamp"),
+    ({"StartAt": "W", "States": {"W": {"Type": "Wait", "Timestamp": "tomorrow", "End": True}}}, "RFC 3339"),
+    (_pass(Parameters={"x.$": """States.Format('say \\"hi\\"')"""}), "not a valid escape"),
+    (_pass(Parameters={"deep": [{"x.$": "States.Nope(1)"}]}), "unknown intrinsic function States.Nope"),
+    (_pass(Parameters={"x.$": "States.Array(1"}), "invalid intrinsic"),
+    ({"StartAt": "F", "States": {"F": {"Type": "Fail", "CausePath": "States.Format('{}', $.a"}}}, "invalid intrinsic"),
+])
+def test_definitions_aws_refuses_at_creation_are_refused(definition, message):
+    with pytest.raises(DefinitionError, match=message):
+        LocalStateMachine(definition)
+
+
+def test_documented_escapes_and_non_dollar_fields_are_not_refused():
+    LocalStateMachine(_pass(Parameters={"x.$": r"States.Format('\' \{ \} \\ {}', $.a)", "y": "States.Nope("}))

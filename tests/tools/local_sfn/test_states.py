@@ -21,6 +21,24 @@ def test_pass_without_result_passes_its_input_or_parameters():
         "a": 1, "p": {"b": 1}}
 
 
+def test_pass_state_context_has_no_retry_count():  # only states that can Retry have $$.State.RetryCount
+    result = run(single({"Type": "Pass", "Parameters": {"state.$": "$$.State"}}))
+    assert sorted(result.output["state"]) == ["EnteredTime", "Name"]
+    result = run(single({"Type": "Pass", "Parameters": {"n.$": "$$.State.RetryCount"}}))
+    assert (result.status, result.error) == ("FAILED", "States.Runtime")
+
+
+def test_task_map_and_parallel_contexts_have_a_retry_count():
+    definition = {"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Branches": [{"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}],
+              "ResultSelector": {"n.$": "$$.State.RetryCount"}, "ResultPath": "$.p", "Next": "M"},
+        "M": {"Type": "Map", "ItemsPath": "$.items", "ItemSelector": {"n.$": "$$.State.RetryCount"},
+              "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}},
+              "ResultPath": "$.m", "End": True}}}
+    result = run(definition, {"items": [1]})
+    assert result.output == {"items": [1], "p": {"n": 0}, "m": [{"n": 0}]}
+
+
 @pytest.mark.parametrize("wait", [{"Seconds": 100}, {"SecondsPath": "$.delay"}])
 def test_wait_seconds_scaled(wait):
     started = time.monotonic()
@@ -55,6 +73,13 @@ def test_succeed_with_paths():
 def test_fail_error_and_cause():
     result = run({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Oops", "Cause": "because"}}})
     assert (result.status, result.error, result.cause) == ("FAILED", "Oops", "because")
+
+
+@pytest.mark.parametrize("fields", [{}, {"Cause": "because"}])
+def test_fail_without_error_reports_none(fields):  # recorded on AWS: ExecutionFailed carries no error
+    result = run({"StartAt": "F", "States": {"F": {"Type": "Fail", **fields}}})
+    assert (result.status, result.error, result.cause) == ("FAILED", None, fields.get("Cause"))
+    assert result.events_of("ExecutionFailed")[0].error is None
 
 
 def test_fail_error_path_and_intrinsic_cause_path():
