@@ -3,7 +3,8 @@
 Modes, fastest first (each reads or writes less memory than the next):
 
 - ``subsampled``: every ``factor``-th time step in memory. The default factor is the largest that keeps
-  the imaging-condition time sum exact for the source band (see ``nyquist_subsampling_factor``).
+  the imaging-condition time sum exact for the source band (see ``nyquist_subsampling_factor``); the
+  adjoint source is band-limited to match (``band_limit``), so noisy data do not alias.
 - ``full``: every time step in memory (what Devito's reference solver does).
 - ``checkpointing``: optimal checkpointing with pyrevolve; as many checkpoints as fit the budget, the
   rest recomputed. Exact, slowest.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workloads.seismic import compute_gradient
+from workloads.seismic import Shot, compute_gradient
+from workloads.seismic.band_limit import source_band_lowpass
 
 from .conftest import NBL
 
@@ -52,3 +53,27 @@ def test_gradient_agrees_with_devitos_reference_solver(problem):
                                     absorbing_layer=NBL)
     assert np.abs(ref).max() > 0
     assert corr(ours.gradient, ref) >= 0.99
+
+
+def test_subsampled_gradient_matches_full_storage_on_data_with_white_noise(problem):
+    """Noise reaches the data's Nyquist frequency: without band-limiting the adjoint source the subsampled
+    image aliases (30 % off full storage at 100 % noise on this problem); with it, under 1 %."""
+    shot = problem.shot
+    rng = np.random.default_rng(3)
+    noise = np.sqrt(np.mean(shot.data**2)) * rng.standard_normal(shot.data.shape)
+    noisy = Shot(src=shot.src, rec=shot.rec, data=(shot.data + noise).astype(np.float32), dt_ms=shot.dt_ms,
+                 wavelet=shot.wavelet)
+    full = compute_gradient(problem.background, noisy, storage="full", absorbing_layer=NBL)
+    sub = compute_gradient(problem.background, noisy, storage="subsampled", absorbing_layer=NBL)
+    assert sub.details["plan"]["factor"] >= 5
+    assert np.linalg.norm(sub.gradient - full.gradient) / np.linalg.norm(full.gradient) < 0.01
+
+
+def test_source_band_lowpass_keeps_the_band_and_removes_what_would_alias():
+    dt_ms, n = 1.0, 2000
+    t = np.arange(n) * dt_ms / 1000.0
+    in_band, above = np.sin(2 * np.pi * 20 * t), np.sin(2 * np.pi * 300 * t)
+    out = source_band_lowpass(np.stack([in_band, above], axis=1), dt_ms, max_frequency_hz=37.5, snapshot_every=10)
+    inner = slice(200, -200)  # away from the ends, where the zero-padded filter's edge effects live
+    np.testing.assert_allclose(out[inner, 0], in_band[inner], atol=1e-3)
+    assert np.abs(out[inner, 1]).max() < 1e-3
