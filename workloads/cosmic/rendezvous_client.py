@@ -46,7 +46,7 @@ class Rendezvous:
 
 
 @dataclass(frozen=True)
-class _Who:
+class Who:
     """Who is waiting for whom, for error messages."""
 
     rank: int | None
@@ -82,7 +82,7 @@ def pair(
 
     `deadline` (time.monotonic()) ends the wait earlier when the pairing is part of a longer operation;
     `timeout_s` is then only what the error message reports."""
-    who = _Who(rank, peer if peer is not None else f"peer of {name!r}", op, timeout_s)
+    who = Who(rank, peer if peer is not None else f"peer of {name!r}", op, timeout_s)
     deadline = time.monotonic() + timeout_s if deadline is None else deadline
     return pair_endpoints(name, host, port, deadline, who).sock
 
@@ -96,7 +96,7 @@ class Paired:
     peer: Endpoint
 
 
-def pair_endpoints(name: bytes, host: str, port: int, deadline: float, who: _Who,
+def pair_endpoints(name: bytes, host: str, port: int, deadline: float, who: Who,
                    punch_s: float | None = None) -> Paired:
     """`pair` with the endpoints; `punch_s` bounds the hole punching after the rendezvous (a peer that never
     connects back is then given up early, and the caller may pair again)."""
@@ -108,7 +108,7 @@ def pair_endpoints(name: bytes, host: str, port: int, deadline: float, who: _Who
         meeting.sock.close()
 
 
-def exchange_endpoints(name: bytes, host: str, port: int, deadline: float, who: _Who) -> Rendezvous:
+def exchange_endpoints(name: bytes, host: str, port: int, deadline: float, who: Who) -> Rendezvous:
     """The TCPunch exchange: name up, own endpoint and then the peer's endpoint down; registers again when
     the server closes the name unpaired, and backs off when it refuses us, until `deadline`."""
     name = check_pairing_name(name)
@@ -134,7 +134,7 @@ def exchange_endpoints(name: bytes, host: str, port: int, deadline: float, who: 
 
 
 def _register(sock: socket.socket, name: bytes, server: tuple[str, int], deadline: float,
-              who: _Who) -> Rendezvous | str:
+              who: Who) -> Rendezvous | str:
     """One registration: the meeting, or "refused" (closed before any reply) or "expired" (closed unpaired)."""
     # An explicit bind to a free port (instead of connect's implicit one) keeps the kernel from handing
     # this port to another connect() while we punch from it and later use it for the peer connection.
@@ -160,7 +160,7 @@ def _register(sock: socket.socket, name: bytes, server: tuple[str, int], deadlin
     return Rendezvous(sock, Endpoint(*sock.getsockname()[:2]), decode_endpoint(own), decode_endpoint(peer))
 
 
-def punch(meeting: Rendezvous, deadline: float, who: _Who) -> socket.socket:
+def punch(meeting: Rendezvous, deadline: float, who: Who) -> socket.socket:
     """Listen on and connect from the rendezvous port until one connection with the peer exists.
 
     Every failure short of the deadline is retried after a short back-off: a refused connect (the
@@ -256,14 +256,14 @@ def _reusable_socket(buffer_bytes: int = 0) -> socket.socket:
     return sock
 
 
-def _remaining(deadline: float, who: _Who, waiting_for: str) -> float:
+def _remaining(deadline: float, who: Who, waiting_for: str) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
         raise who.timeout(waiting_for)
     return left
 
 
-def _recv_endpoint(sock: socket.socket, deadline: float, who: _Who, waiting_for: str) -> bytes | None:
+def _recv_endpoint(sock: socket.socket, deadline: float, who: Who, waiting_for: str) -> bytes | None:
     """One PeerConnectionData, or None when the server closed (or reset) the connection before sending any
     of it; closing in the middle of one is not TCPunch and raises RendezvousError."""
     data = bytearray()
