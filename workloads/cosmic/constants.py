@@ -13,6 +13,9 @@ NAME_TIMEOUT_S = 10.0  # a client must send its pairing name this soon after con
 # again (each wait ties up a connection, so an abandoned or abusive name holds it briefly, not for 900 s).
 PAIR_TIMEOUT_S = 30.0
 MAX_CONNECTIONS = 10_000
+# Descriptors the server needs besides its rendezvous connections: the two listening sockets, health
+# checks, the log stream, the interpreter's own files, and an accepted-then-refused connection or two.
+FD_RESERVE = 64
 # Connections from one source address. A rank holds at most one rendezvous connection at a time, and ranks
 # may share a NAT address (Lambda's egress IPs are shared), so this must be at least the largest world that
 # can sit behind one address; the FmiStack sets it from fmi.max_world_size (twice it, at least this).

@@ -16,12 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from workloads.cosmic import jsonlog
+from workloads.cosmic.constants import FD_RESERVE
 
 log = logging.getLogger("cosmic.rendezvous")
 
-# Descriptors the server needs besides its rendezvous connections: the two listening sockets, health
-# checks, the log stream, the interpreter's own files, and an accepted-then-refused connection or two.
-FD_RESERVE = 64
 _ACCEPT_FAILED = "socket.accept() out of system resource"
 
 

@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 
 from workloads.cosmic import constants, jsonlog
-from workloads.cosmic.rendezvous_limits import FD_RESERVE, AcceptErrorFilter, fit_connections, raise_fd_limit
+from workloads.cosmic.rendezvous_limits import AcceptErrorFilter, fit_connections, raise_fd_limit
 from workloads.cosmic.tcpunch_protocol import Endpoint, encode_endpoint, ipv4_of, printable_name
 
 log = logging.getLogger("cosmic.rendezvous")
@@ -169,7 +169,7 @@ class RendezvousServer:
 
     def _fit_to_fd_limit(self) -> None:
         s = self.settings
-        self._fd_limit = raise_fd_limit(s.max_connections + FD_RESERVE)
+        self._fd_limit = raise_fd_limit(s.max_connections + constants.FD_RESERVE)
         fitted = fit_connections(s.max_connections, self._fd_limit)
         if fitted != s.max_connections:
             max_waiting = None if s.max_waiting is None else min(s.max_waiting, fitted - 1)
