@@ -13,7 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from stacks.automon_config import check_fargate_size
 from stacks.cidr import check_private_cidr
 from stacks.log_retention import check_retention_days
-from workloads.cosmic.constants import DEFAULT_OP_TIMEOUT_S, HEALTH_PORT, RENDEZVOUS_PORT
+from workloads.cosmic.constants import (
+    DEFAULT_OP_TIMEOUT_S,
+    HEALTH_PORT,
+    MAX_CONNECTIONS,
+    MAX_PER_ADDRESS,
+    RENDEZVOUS_PORT,
+)
 
 # A Distributed Map runs at most 10,000 child executions at once; every rank must run at the same time.
 MAX_DISTRIBUTED_MAP_CONCURRENCY = 10_000
@@ -34,6 +40,11 @@ class FmiConfig(_Strict):
     health_port: int = Field(default=HEALTH_PORT, ge=1024, le=65535)
     rendezvous_cpu: int = 512
     rendezvous_memory_mib: int = 1024
+    # the server's caps (it listens on the internet); the task's nofile limit is set to fit max_connections
+    rendezvous_max_connections: int = Field(default=MAX_CONNECTIONS, ge=2, le=1_000_000)
+    # connections from one source address; None: twice max_world_size, at least MAX_PER_ADDRESS (see
+    # rendezvous_per_address)
+    rendezvous_max_per_address: int | None = Field(default=None, ge=2)
     # FMI collectives need every rank running at once: the Map runs this many, and larger worlds are refused
     max_world_size: int = Field(default=64, ge=1, le=MAX_DISTRIBUTED_MAP_CONCURRENCY)
     # new accounts are capped at 3,008 MB until a quota increase; the course used 10,240 MB
@@ -76,4 +87,21 @@ class FmiConfig(_Strict):
             )
         if self.execution_timeout_minutes * 60 < self.executor_timeout_s:
             raise ValueError("execution_timeout_minutes is shorter than one executor invocation")
+        if self.rendezvous_max_per_address is not None and self.rendezvous_max_per_address < self.max_world_size:
+            raise ValueError(
+                f"rendezvous_max_per_address={self.rendezvous_max_per_address} is below max_world_size="
+                f"{self.max_world_size}: the ranks of one world may share a NAT address, and would be refused"
+            )
+        if self.rendezvous_max_connections < 2 * self.max_world_size:
+            raise ValueError(f"rendezvous_max_connections={self.rendezvous_max_connections} leaves no room for a "
+                             f"world of max_world_size={self.max_world_size} ranks and their partners")
         return self
+
+    @property
+    def rendezvous_per_address(self) -> int:
+        """Connections the server accepts from one address. Each rank holds at most one rendezvous connection
+        at a time, and Lambda functions reach the internet through shared AWS addresses, so in the worst case
+        every rank of a world, and of a second execution running at the same time, arrives from one address."""
+        if self.rendezvous_max_per_address is not None:
+            return self.rendezvous_max_per_address
+        return min(self.rendezvous_max_connections, max(MAX_PER_ADDRESS, 2 * self.max_world_size))

@@ -45,6 +45,8 @@ class FmiStack(Stack):
             health_port=cfg.health_port,
             cpu=cfg.rendezvous_cpu,
             memory_mib=cfg.rendezvous_memory_mib,
+            max_connections=cfg.rendezvous_max_connections,
+            max_per_address=cfg.rendezvous_per_address,
             log_retention=log_retention,
         )
         self.code_bucket = SecureBucket(self, "Code").bucket

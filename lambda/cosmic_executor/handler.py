@@ -4,7 +4,7 @@ Event: {"rank": r, "job": <the run's job>} (workloads.cosmic.job.RankJob). Infer
 dataset (and the state_dict when weights_key is given) into the temp directory, opens the communicator
 through the rendezvous server, infers this rank's contiguous slice (workloads.cosmic.inference.run_rank)
 and writes runs/<run>/ranks/rank-<r>.json; rank 0 also writes runs/<run>/combined.json. Script mode
-downloads script_key and runs it with RANK, WORLD_SIZE, COMM_NAME, RENDEZVOUS_HOST/PORT set; a non-zero
+downloads script_key and runs it with RANK, WORLD_SIZE, COMM_NAME, COMM_SECRET, RENDEZVOUS_HOST/PORT set; a non-zero
 exit raises ScriptFailed. Any exception fails the invocation (and the Map iteration).
 """
 

@@ -12,7 +12,9 @@ would split pairs. Deployments therefore stop the old task before starting the n
 Security: the NLB's security group admits the rendezvous port from anywhere (Lambda functions have no
 fixed addresses) and nothing else; the task's security group admits only the NLB's group, on the
 rendezvous port and the health port. AWS documents that a rule referencing the NLB's security group
-admits client traffic even with client IP preservation on.
+admits client traffic even with client IP preservation on. Being open to the internet, the server caps
+connections in total and per source address (it sees client addresses, thanks to the preservation);
+the task's nofile limit is set to fit the total cap, since Fargate's default has changed over time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.nag import acknowledge
+from workloads.cosmic.constants import FD_RESERVE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = "containers/rendezvous/Dockerfile"
@@ -50,6 +53,8 @@ class RendezvousService(Construct):
         health_port: int,
         cpu: int,
         memory_mib: int,
+        max_connections: int,
+        max_per_address: int,
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -92,9 +97,13 @@ class RendezvousService(Construct):
         container = self.task_definition.add_container(
             CONTAINER_NAME,
             image=ecs.ContainerImage.from_docker_image_asset(self.image),
-            command=["--port", str(port), "--health-port", str(health_port)],
+            command=["--port", str(port), "--health-port", str(health_port), "--max-connections",
+                     str(max_connections), "--max-per-address", str(max_per_address)],
             port_mappings=[ecs.PortMapping(container_port=port), ecs.PortMapping(container_port=health_port)],
             readonly_root_filesystem=True,
+            # one descriptor per connection plus the server's own, so its start-up check keeps the cap as given
+            ulimits=[ecs.Ulimit(name=ecs.UlimitName.NOFILE, soft_limit=max_connections + FD_RESERVE,
+                                hard_limit=max_connections + FD_RESERVE)],
             logging=ecs.LogDrivers.aws_logs(stream_prefix="rendezvous", log_group=self.log_group),
         )
         acknowledge(

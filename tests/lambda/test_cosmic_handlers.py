@@ -80,6 +80,15 @@ def test_valid_input_becomes_a_plan_with_one_item_per_rank(s3, deployment):
     assert _validate({"world_size": 3, "data_key": "inputs/small.pt"}, "exec-2")["job"]["comm_name"] != job["comm_name"]
 
 
+def test_pairing_names_cannot_be_worked_out_from_the_execution_and_each_run_has_a_secret(s3, deployment):
+    """A squatter who knows the execution's name must not be able to register its pairing names first."""
+    _put_dataset(s3, 8)
+    first, again = (_validate({"world_size": 2, "data_key": "inputs/small.pt"}, "same-name")["job"] for _ in "12")
+    assert first["comm_name"] != again["comm_name"]  # a re-run under the same name, too
+    assert len(first["comm_secret"]) >= 32 and first["comm_secret"] != again["comm_secret"]
+    assert first["comm_secret"] not in first["comm_name"]  # the secret never goes to the rendezvous server
+
+
 @pytest.mark.parametrize(("execution_input", "message"), [
     ({"world_size": 9, "data_key": "inputs/small.pt"}, "above the deployed limit 8"),
     ({"world_size": 0, "data_key": "inputs/small.pt"}, "world_size"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stacks.config import AppConfig, ConfigError
-from workloads.cosmic.constants import DEFAULT_OP_TIMEOUT_S, HEALTH_PORT, RENDEZVOUS_PORT
+from workloads.cosmic.constants import DEFAULT_OP_TIMEOUT_S, HEALTH_PORT, MAX_PER_ADDRESS, RENDEZVOUS_PORT
 
 
 def _fmi(**values):
@@ -33,7 +33,16 @@ def test_dotted_context_overrides_single_fields():
     ({"log_retention_days": 8}, "CloudWatch Logs value"),
     ({"vpc_cidr": "8.8.0.0/16"}, "private"),
     ({"nat_gateways": 3, "az_count": 2}, "exceeds az_count"),
+    ({"max_world_size": 128, "rendezvous_max_per_address": 100}, "share a NAT address"),
+    ({"max_world_size": 128, "rendezvous_max_connections": 200}, "leaves no room"),
 ])
 def test_impossible_settings_are_refused_with_the_setting_named(values, message):
     with pytest.raises(ConfigError, match=message):
         _fmi(**values)
+
+
+def test_the_per_address_cap_grows_with_the_largest_world():
+    assert _fmi().rendezvous_per_address == MAX_PER_ADDRESS  # 64 ranks: the floor
+    assert _fmi(max_world_size=1000).rendezvous_per_address == 2000  # two whole worlds behind one address
+    assert _fmi(max_world_size=8, rendezvous_max_connections=100).rendezvous_per_address == 100  # nor above the total
+    assert _fmi(rendezvous_max_per_address=300).rendezvous_per_address == 300

@@ -9,7 +9,7 @@ from aws_cdk.assertions import Match
 
 from stacks.config import AppConfig
 from tools.asl import state_machines
-from workloads.cosmic.constants import HEALTH_PORT, RENDEZVOUS_PORT
+from workloads.cosmic.constants import FD_RESERVE, HEALTH_PORT, RENDEZVOUS_PORT
 
 STACK = "FmiStack"
 
@@ -88,10 +88,23 @@ def test_exactly_one_rendezvous_server_even_during_deployments(template):
         "DeploymentConfiguration": Match.object_like({"MinimumHealthyPercent": 0, "MaximumPercent": 100}),
     })
     template.has_resource_properties("AWS::ECS::TaskDefinition", {"ContainerDefinitions": [Match.object_like({
-        "Command": ["--port", str(RENDEZVOUS_PORT), "--health-port", str(HEALTH_PORT)],
+        "Command": Match.array_with(["--port", str(RENDEZVOUS_PORT), "--health-port", str(HEALTH_PORT)]),
         "ReadonlyRootFilesystem": True,
         "LogConfiguration": Match.object_like({"LogDriver": "awslogs"}),
     })]})
+
+
+def test_the_rendezvous_server_caps_fit_its_descriptors_and_a_world_behind_one_address(resources, config):
+    (task,) = _of_type(resources, "AWS::ECS::TaskDefinition").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    args = container["Command"]
+    max_connections = int(args[args.index("--max-connections") + 1])
+    per_address = int(args[args.index("--max-per-address") + 1])
+    assert max_connections == config.rendezvous_max_connections
+    # every rank of two concurrent worlds may come from one shared Lambda egress address
+    assert per_address >= 2 * config.max_world_size
+    (nofile,) = [u for u in container["Ulimits"] if u["Name"] == "nofile"]
+    assert nofile["SoftLimit"] == nofile["HardLimit"] >= max_connections + FD_RESERVE
 
 
 def test_distributed_map_runs_every_rank_at_once_and_retries_only_throttling(resources, config):

@@ -11,7 +11,8 @@ from workloads.cosmic.payload import CommSettings
 
 
 def open_communicator(settings: CommSettings) -> Communicator | NativeFmiCommunicator:
-    """backend "auto": native FMI if importable, else pure Python; "fmi": native or an error; "python": ours."""
+    """backend "auto": native FMI if importable, else pure Python; "fmi": native or an error; "python": ours.
+    Native FMI cannot sign its hello: its ranks rely on the unguessable communicator name alone."""
     if settings.backend in ("auto", "fmi"):
         fmi = load_native_fmi()
         if fmi is not None:
@@ -21,7 +22,7 @@ def open_communicator(settings: CommSettings) -> Communicator | NativeFmiCommuni
             raise CommunicatorError("backend 'fmi' was requested but the native fmi module is not importable "
                                     "(build the image with FMI, or use backend 'auto' or 'python')")
     return Communicator(settings.rank, settings.world_size, settings.comm_name, settings.rendezvous_host,
-                        settings.rendezvous_port, settings.timeout_s)
+                        settings.rendezvous_port, settings.timeout_s, settings.comm_secret)
 
 
 def open_from_payload(payload: dict[str, Any], max_world_size: int | None = None) -> Communicator | NativeFmiCommunicator:

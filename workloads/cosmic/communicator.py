@@ -11,6 +11,8 @@ it was waiting for. Connections open on first use, as in FMI.
 Differences from FMI's Python API, on purpose: no `types` argument (messages describe themselves);
 `gather` returns a list with one entry per rank at the root; `scatter` takes either an array whose first
 dimension divides by the world size (FMI's semantics) or a sequence with exactly one entry per rank.
+`secret` (the run's, from peer_auth.new_secret) signs the hello on every new connection, so a stranger
+that answers at the rendezvous in a peer's place is detected; every rank must be given the same one.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class Communicator:
         host: str = "127.0.0.1",
         port: int = RENDEZVOUS_PORT,
         timeout_s: float = DEFAULT_OP_TIMEOUT_S,
+        secret: str | None = None,
     ) -> None:
         if not (isinstance(world_size, int) and world_size >= 1):
             raise ValueError(f"world_size must be a positive int, got {world_size!r}")
@@ -97,7 +100,7 @@ class Communicator:
         self.rank, self.world_size = rank, world_size
         self.comm_name = check_comm_name(comm_name, world_size)
         self.timeout_s = float(timeout_s)
-        self._channel = DirectChannel(rank, world_size, self.comm_name, host, port)
+        self._channel = DirectChannel(rank, world_size, self.comm_name, host, port, secret)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def close(self) -> None:

@@ -9,8 +9,21 @@ PEER_DATA_BYTES = 8  # sizeof(PeerConnectionData) on x86-64: in_addr (4) + in_po
 
 # Server defaults (all overridable on the command line).
 NAME_TIMEOUT_S = 10.0  # a client must send its pairing name this soon after connecting
-PAIR_TIMEOUT_S = 900.0  # unmatched names expire after the longest a Lambda can run
+# A name waits alone this long; then the server closes the connection and our client registers the name
+# again (each wait ties up a connection, so an abandoned or abusive name holds it briefly, not for 900 s).
+PAIR_TIMEOUT_S = 30.0
 MAX_CONNECTIONS = 10_000
+# Descriptors the server needs besides its rendezvous connections: the two listening sockets, health
+# checks, the log stream, the interpreter's own files, and an accepted-then-refused connection or two.
+FD_RESERVE = 64
+# Connections from one source address. A rank holds at most one rendezvous connection at a time, and ranks
+# may share a NAT address (Lambda's egress IPs are shared), so this must be at least the largest world that
+# can sit behind one address; the FmiStack sets it from fmi.max_world_size (twice it, at least this).
+MAX_PER_ADDRESS = 256
+# Waiting names are capped at this share of max_connections: the rest stays free for the partners that
+# complete pairs (always served) and for clients still sending their names.
+WAITING_SHARE = 0.75
+STATS_INTERVAL_S = 60.0  # one INFO line with the counters this often (pairings themselves log at DEBUG)
 WRITE_TIMEOUT_S = 5.0
 
 # Communicator defaults.

@@ -2,7 +2,9 @@
 
 The pairing name of ranks a < b is ``f"{comm_name}{a}_{b}"`` (FMI's scheme), so a unique communicator
 name per execution keeps concurrent jobs from cross-pairing. After the punch both sides exchange a
-`hello` naming communicator, rank and world size, so a wrong connection fails loudly.
+`hello` naming communicator, rank and world size, so a wrong connection fails loudly. With the run's
+secret the hello is signed (peer_auth): a stranger that answered at the rendezvous instead of the peer
+is dropped and the name paired again, until the deadline.
 
 All transfers go through `Transfers.run`, a poll loop over non-blocking sockets that can send and receive
 on several links at once; that is what lets two ranks swap 64 MB with each other without deadlock.
@@ -13,18 +15,29 @@ from __future__ import annotations
 import select
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from workloads.cosmic import framing
-from workloads.cosmic.errors import CommunicatorTimeout, PeerDisconnected, ProtocolMismatch
-from workloads.cosmic.rendezvous_client import pair
+from workloads.cosmic.errors import (
+    CommunicatorTimeout,
+    PeerAuthenticationFailed,
+    PeerDisconnected,
+    ProtocolMismatch,
+)
+from workloads.cosmic.peer_auth import hello_key, hello_mac, valid_mac
+from workloads.cosmic.rendezvous_client import Paired, Who, pair_endpoints
 
 _CHUNK = 1 << 22  # bytes per send/recv call: large enough that call overhead vanishes
 _REDUCE_CHUNK = 1 << 18  # bytes received and reduced at a time: the block is still in L2 when it is added
 _HEADER = framing.HEADER.size
+# A genuine peer punches and says hello within seconds of the rendezvous (both sides get the endpoints at
+# once); whoever takes longer is treated as a stranger, and the name is paired again.
+HANDSHAKE_S = 10.0
+_MAX_HELLO_BYTES = 4096  # a stranger's header must not make us allocate what it claims
 
 
 @dataclass
@@ -204,12 +217,18 @@ class Transfers:
         return [i.result for i in self._in]
 
 
+class _Stranger(Exception):
+    """The connection at the end of a pairing is not the peer (or cannot prove it is)."""
+
+
 class DirectChannel:
     """Lazily paired links from this rank to every other rank."""
 
-    def __init__(self, rank: int, world_size: int, comm_name: str, host: str, port: int) -> None:
+    def __init__(self, rank: int, world_size: int, comm_name: str, host: str, port: int,
+                 secret: str | None = None) -> None:
         self.rank, self.world_size, self.comm_name = rank, world_size, comm_name
         self.host, self.port = host, port
+        self._key = None if secret is None else hello_key(secret)
         self._links: dict[int, Link] = {}
         self._scratch: np.ndarray | None = None
 
@@ -226,29 +245,88 @@ class DirectChannel:
             return found
         low, high = sorted((self.rank, peer))
         name = f"{self.comm_name}{low}_{high}".encode()
-        if deadline <= time.monotonic():
-            raise CommunicatorTimeout(self.rank, peer, op, timeout_s, "waiting at the rendezvous for")
-        sock = pair(name, self.host, self.port, timeout_s, rank=self.rank, peer=peer, op=op, deadline=deadline)
-        sock.setblocking(False)
-        link = Link(sock, peer)
-        try:
-            self._hello(link, deadline, timeout_s)
-        except BaseException:
-            sock.close()
-            raise
-        self._links[peer] = link
-        return link
+        who = Who(self.rank, peer, op, timeout_s)
+        strangers: list[str] = []
+        timeout = who.timeout("waiting at the rendezvous for")
+        while True:
+            if deadline <= time.monotonic():
+                raise self._gave_up(who, strangers, timeout)
+            try:
+                paired = pair_endpoints(name, self.host, self.port, deadline, who, punch_s=HANDSHAKE_S)
+            except CommunicatorTimeout as exc:
+                timeout = exc  # at the deadline, or the punch limit: whoever we met never connected back
+                continue
+            try:
+                self._hello(paired, peer, min(deadline, time.monotonic() + HANDSHAKE_S))
+            except _Stranger as exc:
+                paired.sock.close()
+                strangers.append(str(exc))
+                continue
+            except BaseException:
+                paired.sock.close()
+                raise
+            paired.sock.setblocking(False)
+            link = Link(paired.sock, peer, sent=1, received=1)  # the hellos were frame 0 each way
+            self._links[peer] = link
+            return link
 
-    def _hello(self, link: Link, deadline: float, timeout_s: float) -> None:
-        t = Transfers(self.rank, "hello", deadline, timeout_s)
-        t.send(link, {"comm": self.comm_name, "rank": self.rank, "world_size": self.world_size})
-        t.recv(link)
-        (hello,) = t.run()
-        expected = {"comm": self.comm_name, "rank": link.peer, "world_size": self.world_size}
-        if hello != expected:
-            raise ProtocolMismatch(f"rank {self.rank}: connected to {hello!r}, expected {expected!r}")
+    def _gave_up(self, who: Who, strangers: list[str], timeout: CommunicatorTimeout) -> Exception:
+        if not strangers:
+            return timeout
+        return PeerAuthenticationFailed(
+            f"rank {self.rank}: {who.op} gave up on rank {who.peer} after {who.timeout_s:g} s: "
+            f"{len(strangers)} connection(s) made through the rendezvous were not that rank (last: {strangers[-1]}): "
+            "another client may be using this run's pairing names, or the ranks have different secrets"
+        )
+
+    def _hello(self, paired: Paired, peer: int, deadline: float) -> None:
+        """Say who we are and check who the other end is; _Stranger when it cannot prove it is `peer`."""
+        sign: Callable[..., dict] = lambda **fields: {}  # noqa: E731 - no secret: an unsigned hello
+        if self._key is not None:
+            key = self._key
+            sign = lambda **fields: {"mac": hello_mac(key, **fields)}  # noqa: E731
+        mine = {"comm": self.comm_name, "rank": self.rank, "world_size": self.world_size,
+                **sign(comm=self.comm_name, world_size=self.world_size, sender=self.rank, receiver=peer,
+                       sender_endpoint=paired.public, receiver_endpoint=paired.peer)}
+        theirs = _exchange_hello(paired.sock, mine, deadline)
+        if self._key is not None and not valid_mac(
+                self._key, theirs.pop("mac", None), comm=theirs.get("comm"), world_size=theirs.get("world_size"),
+                sender=theirs.get("rank"), receiver=self.rank, sender_endpoint=paired.peer,
+                receiver_endpoint=paired.public):
+            raise _Stranger("its hello is not signed with this run's secret")
+        expected = {"comm": self.comm_name, "rank": peer, "world_size": self.world_size}
+        if theirs != expected:  # signed, so a rank of this run that disagrees: a real error, not a stranger
+            raise ProtocolMismatch(f"rank {self.rank}: connected to {theirs!r}, expected {expected!r}")
 
     def close(self) -> None:
         for link in self._links.values():
             link.sock.close()
         self._links.clear()
+
+
+def _exchange_hello(sock: socket.socket, hello: dict, deadline: float) -> dict:
+    """Send our hello frame and read theirs (blocking, bounded in size and time); _Stranger on anything else."""
+    try:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        sock.sendall(framing.encode(hello, "hello", 0).head)  # a dict of scalars: all in the head
+        op, seq, meta_len, body_len = framing.unpack_header(_recv_exactly(sock, _HEADER))
+        if op != "hello" or seq != 0 or body_len != 0 or meta_len > _MAX_HELLO_BYTES:
+            raise _Stranger(f"it sent a {op!r} frame of {meta_len}+{body_len} bytes instead of a hello")
+        theirs = framing.decode(_recv_exactly(sock, meta_len), b"")
+    except TimeoutError as exc:
+        raise _Stranger("it sent no hello") from exc
+    except (OSError, ProtocolMismatch, EOFError) as exc:
+        raise _Stranger(f"no valid hello ({exc})") from exc
+    if not isinstance(theirs, dict):
+        raise _Stranger("its hello is not a JSON object")
+    return theirs
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError(f"closed after {len(data)} of {n} bytes")
+        data += chunk
+    return bytes(data)

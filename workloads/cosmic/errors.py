@@ -31,3 +31,8 @@ class ProtocolMismatch(CommunicatorError):
 
 class RendezvousError(CommunicatorError, ConnectionError):
     """The rendezvous server could not be reached or answered something that is not TCPunch."""
+
+
+class PeerAuthenticationFailed(CommunicatorError):
+    """Whoever answered at the rendezvous for this pairing name could not prove it has the run's secret,
+    until the deadline (someone else registered the name first, or the ranks were given different secrets)."""

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from workloads.cosmic.metrics import RedshiftSums, validate_record
 from workloads.cosmic.payload import CommSettings, new_comm_name
+from workloads.cosmic.peer_auth import new_secret
 
 RESULTS_ROOT = "runs/"
 RUN_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
@@ -125,7 +126,8 @@ def plan(raw: object, *, execution: str, deployment: Deployment) -> dict[str, An
         "run_id": run_id,
         "mode": request.mode,
         "world_size": request.world_size,
-        "comm_name": new_comm_name(execution),
+        "comm_name": new_comm_name(),  # random: the public server must not be told names anyone could guess
+        "comm_secret": new_secret(),  # one per execution, never sent to the server: signs the ranks' hellos
         "rendezvous_host": deployment.rendezvous_host,
         "rendezvous_port": deployment.rendezvous_port,
         "timeout_s": timeout_s,
@@ -175,7 +177,7 @@ class RankJob:
         if not isinstance(job, dict):
             raise InvalidInput("the rank payload needs a 'job' object")
         comm = CommSettings.from_payload({**job, "rank": rank, "backend": job.get("backend", "auto")})
-        for key in ("run_id", "mode", "results_bucket", "results_prefix"):
+        for key in ("run_id", "mode", "results_bucket", "results_prefix", "comm_secret"):
             if not job.get(key):
                 raise InvalidInput(f"the rank payload's job lacks {key!r}")
         needed = "data_key" if job["mode"] == "inference" else "script_key"
@@ -198,7 +200,7 @@ class RankJob:
         return {
             "RANK": str(self.rank), "WORLD_SIZE": str(self.comm.world_size), "COMM_NAME": self.comm.comm_name,
             "RENDEZVOUS_HOST": self.comm.rendezvous_host, "RENDEZVOUS_PORT": str(self.comm.rendezvous_port),
-            "TIMEOUT_S": str(self.comm.timeout_s), "RUN_ID": self.job["run_id"],
+            "TIMEOUT_S": str(self.comm.timeout_s), "COMM_SECRET": self.job["comm_secret"], "RUN_ID": self.job["run_id"],
             "RESULTS_BUCKET": self.job["results_bucket"], "RESULTS_PREFIX": self.job["results_prefix"],
         }
 

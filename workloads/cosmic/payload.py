@@ -3,14 +3,15 @@
 FMI has no rank discovery: each rank learns who it is from its event. The course payloads carried
 strings under upper-case keys (`RANK`, `WORLD_SIZE`); both that and lower-case keys with ints work here.
 Every run needs its own communicator name: the course used `fmi_pair` for every job, so two jobs on
-one rendezvous server could pair with each other's ranks. `new_comm_name` makes one per execution.
+one rendezvous server could pair with each other's ranks. `new_comm_name` makes one per execution, with
+random characters: a name anyone can work out (say, from the execution's name) can be registered at the
+public rendezvous server by someone else first. `comm_secret` (peer_auth) lets ranks check each other.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import uuid
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from workloads.cosmic.constants import (
     MAX_PAIRING_NAME_BYTES,
     RENDEZVOUS_PORT,
 )
+from workloads.cosmic.peer_auth import check_secret
 
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 BACKENDS = ("auto", "python", "fmi")
@@ -40,10 +42,9 @@ def check_comm_name(name: str, world_size: int) -> str:
     return name
 
 
-def new_comm_name(execution_id: str | None = None, prefix: str = COMM_NAME_PREFIX) -> str:
-    """A communicator name unique to one execution (stable for a given `execution_id`, random without one)."""
-    token = hashlib.sha256(execution_id.encode()).hexdigest()[:20] if execution_id else uuid.uuid4().hex[:20]
-    return f"{prefix}-{token}-"
+def new_comm_name(prefix: str = COMM_NAME_PREFIX) -> str:
+    """A communicator name for one execution: 80 random bits, so nobody can guess its pairing names."""
+    return f"{prefix}-{secrets.token_hex(10)}-"
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,12 @@ class CommSettings:
     rendezvous_port: int = RENDEZVOUS_PORT
     timeout_s: float = DEFAULT_OP_TIMEOUT_S
     backend: str = "auto"
+    comm_secret: str | None = None  # signs the ranks' hellos (peer_auth); None: unsigned
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any], max_world_size: int | None = None) -> CommSettings:
         """Read `rank`, `world_size`, `comm_name`, `rendezvous_host` (required) and `rendezvous_port`,
-        `timeout_s`, `backend` (optional); keys in any case, numbers as ints or numeric strings."""
+        `timeout_s`, `backend`, `comm_secret` (optional); keys in any case, numbers as ints or numeric strings."""
         if not isinstance(payload, Mapping):
             raise PayloadError(f"payload must be a JSON object, got {type(payload).__name__}")
         keys = {str(k).lower(): v for k, v in payload.items()}
@@ -90,7 +92,14 @@ class CommSettings:
         host = str(get("rendezvous_host")).strip()
         if not host:
             raise PayloadError("rendezvous_host is empty")
-        return cls(rank, world_size, check_comm_name(str(get("comm_name")), world_size), host, port, timeout, backend)
+        secret = keys.get("comm_secret")
+        if secret is not None:
+            try:
+                secret = check_secret(secret)
+            except ValueError as exc:
+                raise PayloadError(str(exc)) from None
+        return cls(rank, world_size, check_comm_name(str(get("comm_name")), world_size), host, port, timeout, backend,
+                   secret)
 
 
 def _as_int(value: Any, key: str) -> int:

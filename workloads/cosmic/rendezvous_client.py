@@ -6,11 +6,17 @@ port, both listens and repeatedly connects to the peer's public endpoint. Whiche
 TCP simultaneous open behind NATs, an ordinary accept on loopback. Only one connection can exist for a
 4-tuple, so both sides end up on the same one. Unlike the TCPunch fork, every wait has a deadline and
 a failed connect backs off instead of spinning.
+
+The server closes a name that waited alone for its pair timeout (30 s by default), and refuses clients
+over its caps before replying; the client registers the name again in the first case and backs off in
+the second, until its own deadline. A rank may therefore wait for a slow peer far longer than the
+server keeps any one connection.
 """
 
 from __future__ import annotations
 
 import errno
+import random
 import select
 import socket
 import time
@@ -21,6 +27,8 @@ from workloads.cosmic.errors import CommunicatorTimeout, RendezvousError
 from workloads.cosmic.tcpunch_protocol import Endpoint, check_pairing_name, decode_endpoint
 
 _RETRY_S = 0.02  # back-off after a refused connect (TCPunch: 100 ms; the fork: none, 100 % CPU)
+_REFUSED_BACKOFF_S = (0.05, 5.0)  # first and longest wait after the server turned us away (full jitter)
+_SHORTEST_WAIT_S = 1.0  # a name closed sooner than this was not a pair timeout: back off before registering again
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK}
 # Socket buffer size for peer links; 0 leaves it to TCP autotuning, which grows to tcp_rmem's maximum
 # (6 MB by default), whereas an explicit size turns autotuning off and is capped at rmem_max (often 208 KB).
@@ -38,7 +46,7 @@ class Rendezvous:
 
 
 @dataclass(frozen=True)
-class _Who:
+class Who:
     """Who is waiting for whom, for error messages."""
 
     rank: int | None
@@ -74,42 +82,85 @@ def pair(
 
     `deadline` (time.monotonic()) ends the wait earlier when the pairing is part of a longer operation;
     `timeout_s` is then only what the error message reports."""
-    who = _Who(rank, peer if peer is not None else f"peer of {name!r}", op, timeout_s)
+    who = Who(rank, peer if peer is not None else f"peer of {name!r}", op, timeout_s)
     deadline = time.monotonic() + timeout_s if deadline is None else deadline
+    return pair_endpoints(name, host, port, deadline, who).sock
+
+
+@dataclass
+class Paired:
+    """A punched connection and the public endpoints the server reported (what a peer can authenticate)."""
+
+    sock: socket.socket
+    public: Endpoint
+    peer: Endpoint
+
+
+def pair_endpoints(name: bytes, host: str, port: int, deadline: float, who: Who,
+                   punch_s: float | None = None) -> Paired:
+    """`pair` with the endpoints; `punch_s` bounds the hole punching after the rendezvous (a peer that never
+    connects back is then given up early, and the caller may pair again)."""
     meeting = exchange_endpoints(name, host, port, deadline, who)
+    punch_deadline = deadline if punch_s is None else min(deadline, time.monotonic() + punch_s)
     try:
-        return punch(meeting, deadline, who)
+        return Paired(punch(meeting, punch_deadline, who), meeting.public, meeting.peer)
     finally:
         meeting.sock.close()
 
 
-def exchange_endpoints(name: bytes, host: str, port: int, deadline: float, who: _Who) -> Rendezvous:
-    """The TCPunch exchange: name up, own endpoint and then the peer's endpoint down."""
+def exchange_endpoints(name: bytes, host: str, port: int, deadline: float, who: Who) -> Rendezvous:
+    """The TCPunch exchange: name up, own endpoint and then the peer's endpoint down; registers again when
+    the server closes the name unpaired, and backs off when it refuses us, until `deadline`."""
     name = check_pairing_name(name)
     server = (resolve_ipv4(host), port)
-    sock = _reusable_socket()
-    try:
-        # An explicit bind to a free port (instead of connect's implicit one) keeps the kernel from handing
-        # this port to another connect() while we punch from it and later use it for the peer connection.
-        sock.bind(("0.0.0.0", 0))  # noqa: S104
-        sock.settimeout(_remaining(deadline, who, "connecting to the rendezvous server for"))
+    refused = 0
+    while True:
+        sock = _reusable_socket()
         try:
-            sock.connect(server)
-        except TimeoutError as exc:
-            raise who.timeout("connecting to the rendezvous server for") from exc
-        except OSError as exc:
-            raise RendezvousError(f"cannot reach rendezvous server {host}:{port}: {exc}") from exc
-        sock.sendall(name)
-        public = decode_endpoint(_recv_exact(sock, PEER_DATA_BYTES, deadline, who, "reading its own endpoint for"))
-        peer = decode_endpoint(_recv_exact(sock, PEER_DATA_BYTES, deadline, who, "waiting at the rendezvous for"))
-        local = Endpoint(*sock.getsockname()[:2])
-        return Rendezvous(sock, local, public, peer)
-    except BaseException:
+            meeting = _register(sock, name, server, deadline, who)
+        except BaseException:
+            sock.close()
+            raise
+        if isinstance(meeting, Rendezvous):
+            return meeting
         sock.close()
-        raise
+        if meeting == "refused":
+            refused += 1
+            cap = min(_REFUSED_BACKOFF_S[1], _REFUSED_BACKOFF_S[0] * 2 ** min(refused, 16))
+            pause = random.uniform(0, cap)  # noqa: S311 - jitter, not cryptography
+            if time.monotonic() + pause >= deadline:
+                raise who.timeout(f"retrying a rendezvous server that refused it {refused} times (at capacity?) for")
+            time.sleep(pause)
 
 
-def punch(meeting: Rendezvous, deadline: float, who: _Who) -> socket.socket:
+def _register(sock: socket.socket, name: bytes, server: tuple[str, int], deadline: float,
+              who: Who) -> Rendezvous | str:
+    """One registration: the meeting, or "refused" (closed before any reply) or "expired" (closed unpaired)."""
+    # An explicit bind to a free port (instead of connect's implicit one) keeps the kernel from handing
+    # this port to another connect() while we punch from it and later use it for the peer connection.
+    sock.bind(("0.0.0.0", 0))  # noqa: S104
+    sock.settimeout(_remaining(deadline, who, "connecting to the rendezvous server for"))
+    try:
+        sock.connect(server)
+    except TimeoutError as exc:
+        raise who.timeout("connecting to the rendezvous server for") from exc
+    except OSError as exc:
+        raise RendezvousError(f"cannot reach rendezvous server {server[0]}:{server[1]}: {exc}") from exc
+    try:
+        sock.sendall(name)
+    except ConnectionError:
+        return "refused"
+    own = _recv_endpoint(sock, deadline, who, "reading its own endpoint for")
+    if own is None:
+        return "refused"
+    registered = time.monotonic()
+    peer = _recv_endpoint(sock, deadline, who, "waiting at the rendezvous for")
+    if peer is None:  # the name waited alone for the server's pair timeout: register again
+        return "expired" if time.monotonic() - registered >= _SHORTEST_WAIT_S else "refused"
+    return Rendezvous(sock, Endpoint(*sock.getsockname()[:2]), decode_endpoint(own), decode_endpoint(peer))
+
+
+def punch(meeting: Rendezvous, deadline: float, who: Who) -> socket.socket:
     """Listen on and connect from the rendezvous port until one connection with the peer exists.
 
     Every failure short of the deadline is retried after a short back-off: a refused connect (the
@@ -205,22 +256,28 @@ def _reusable_socket(buffer_bytes: int = 0) -> socket.socket:
     return sock
 
 
-def _remaining(deadline: float, who: _Who, waiting_for: str) -> float:
+def _remaining(deadline: float, who: Who, waiting_for: str) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
         raise who.timeout(waiting_for)
     return left
 
 
-def _recv_exact(sock: socket.socket, n: int, deadline: float, who: _Who, waiting_for: str) -> bytes:
+def _recv_endpoint(sock: socket.socket, deadline: float, who: Who, waiting_for: str) -> bytes | None:
+    """One PeerConnectionData, or None when the server closed (or reset) the connection before sending any
+    of it; closing in the middle of one is not TCPunch and raises RendezvousError."""
     data = bytearray()
-    while len(data) < n:
+    while len(data) < PEER_DATA_BYTES:
         sock.settimeout(_remaining(deadline, who, waiting_for))
         try:
-            chunk = sock.recv(n - len(data))
+            chunk = sock.recv(PEER_DATA_BYTES - len(data))
         except TimeoutError as exc:
             raise who.timeout(waiting_for) from exc
+        except ConnectionResetError:  # the server refuses and expires with a reset
+            chunk = b""
         if not chunk:
-            raise RendezvousError(f"rendezvous server closed the connection while {waiting_for} {who.peer}")
+            if data:
+                raise RendezvousError(f"rendezvous server closed the connection while {waiting_for} {who.peer}")
+            return None
         data += chunk
     return bytes(data)

@@ -7,9 +7,17 @@ bytes) and both connections are closed.
 
 Added on top: unmatched names expire, a client that sends no name is dropped after a timeout, a
 waiting client that disconnects (or breaks the protocol by sending more) frees its name at once,
-TCP keepalive finds half-open waiters, the number of connections is bounded, every outcome is
-counted, logs are JSON lines, and `GET /health` on a second port returns the counters.
+TCP keepalive finds half-open waiters, every outcome is counted, logs are JSON lines, and
+`GET /health` on a second port returns the counters.
 No input ends the server: every client runs in its own task and every failure is caught there.
+
+It listens on the internet, so no one host may fill it:
+- connections are capped in total and per source address (refused ones are closed at once);
+- waiting names are capped below the connection cap, and a client whose name completes a pair is
+  always served, so waiting clients cannot lock out the partners they wait for;
+- a name waits alone `pair_timeout_s` (30 s), then the server closes it (our client registers again);
+- the soft file-descriptor limit is raised at start-up and the connection cap kept below it;
+- a pairing logs at DEBUG; INFO gets one line of counters per `stats_interval_s`.
 
 Run: ``python -m workloads.cosmic.rendezvous_server --port 10000 --health-port 8080``
 """
@@ -28,9 +36,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from workloads.cosmic import constants, jsonlog
+from workloads.cosmic.rendezvous_limits import AcceptErrorFilter, fit_connections, raise_fd_limit
 from workloads.cosmic.tcpunch_protocol import Endpoint, encode_endpoint, ipv4_of, printable_name
 
 log = logging.getLogger("cosmic.rendezvous")
@@ -45,6 +54,9 @@ class ServerSettings:
     name_timeout_s: float = constants.NAME_TIMEOUT_S
     pair_timeout_s: float = constants.PAIR_TIMEOUT_S
     max_connections: int = constants.MAX_CONNECTIONS
+    max_per_address: int = constants.MAX_PER_ADDRESS
+    max_waiting: int | None = None  # None: constants.WAITING_SHARE of max_connections
+    stats_interval_s: float = constants.STATS_INTERVAL_S
     write_timeout_s: float = constants.WRITE_TIMEOUT_S
     keepalive_idle_s: int = 30  # then 3 probes 10 s apart: a vanished waiter is noticed within ~60 s
     backlog: int = 4096
@@ -54,15 +66,30 @@ class ServerSettings:
             raise ValueError("timeouts must be positive")
         if self.max_connections < 2:
             raise ValueError("max_connections must be at least 2 (one pair)")
+        if self.max_per_address < 2:
+            raise ValueError("max_per_address must be at least 2 (one pair behind one address)")
+        if self.max_waiting is not None and not 1 <= self.max_waiting < self.max_connections:
+            raise ValueError("max_waiting must be at least 1 and below max_connections (partners need room)")
+        if self.stats_interval_s <= 0:
+            raise ValueError("stats_interval_s must be positive")
+
+    @property
+    def waiting_cap(self) -> int:
+        if self.max_waiting is not None:
+            return min(self.max_waiting, self.max_connections - 1)
+        return max(1, int(self.max_connections * constants.WAITING_SHARE))
 
 
 @dataclass
 class Counters:
     connections_accepted: int = 0
     rejected_capacity: int = 0  # over max_connections: closed at once
+    rejected_per_address: int = 0  # over max_per_address from one source address: closed at once
+    rejected_waiting_full: int = 0  # would have waited with max_waiting names waiting: closed without a reply
+    accept_errors: int = 0  # accept() failed (out of descriptors or memory)
     names_received: int = 0
     pairs_completed: int = 0
-    names_expired: int = 0  # waited pair_timeout_s with no partner
+    names_expired: int = 0  # waited pair_timeout_s with no partner (our client then registers again)
     name_timeouts: int = 0  # connected but sent no name within name_timeout_s
     empty_names: int = 0  # disconnected before sending a byte
     oversized_names: int = 0  # more than 100 bytes in the first read
@@ -113,6 +140,9 @@ class RendezvousServer:
         self.counters = Counters()
         self._waiting: dict[bytes, _Waiter] = {}
         self._open = 0
+        self._per_address: dict[str, int] = {}  # open connections by source address
+        self._fd_limit: int | None = None
+        self._stats: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
         self._pair_waits: deque[float] = deque(maxlen=4096)
         self._started = time.monotonic()
@@ -121,6 +151,8 @@ class RendezvousServer:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
+        self._fit_to_fd_limit()
+        AcceptErrorFilter(self._count_accept_error).install(asyncio.get_running_loop())
         s = self.settings
         self._started = time.monotonic()
         self._server = await asyncio.start_server(
@@ -130,9 +162,38 @@ class RendezvousServer:
             self._health = await asyncio.start_server(
                 self._on_health, s.health_host, s.health_port, reuse_address=True, family=socket.AF_INET
             )
-        jsonlog.log_event(log, logging.INFO, "listening", port=self.port, health_port=self.health_port)
+        self._stats = asyncio.create_task(self._log_stats())
+        jsonlog.log_event(log, logging.INFO, "listening", port=self.port, health_port=self.health_port,
+                          max_connections=s.max_connections, max_per_address=s.max_per_address,
+                          max_waiting=s.waiting_cap, pair_timeout_s=s.pair_timeout_s, fd_limit=self._fd_limit)
+
+    def _fit_to_fd_limit(self) -> None:
+        s = self.settings
+        self._fd_limit = raise_fd_limit(s.max_connections + constants.FD_RESERVE)
+        fitted = fit_connections(s.max_connections, self._fd_limit)
+        if fitted != s.max_connections:
+            max_waiting = None if s.max_waiting is None else min(s.max_waiting, fitted - 1)
+            self.settings = replace(s, max_connections=fitted, max_waiting=max_waiting)
+
+    def _count_accept_error(self) -> None:
+        self.counters.accept_errors += 1
+
+    async def _log_stats(self) -> None:
+        """Counters at INFO every stats_interval_s, when something changed (one line, not one per pairing)."""
+        last: dict | None = None
+        while True:
+            await asyncio.sleep(self.settings.stats_interval_s)
+            now = asdict(self.counters)
+            if now != last:
+                jsonlog.log_event(log, logging.INFO, "stats", connections_open=self._open,
+                                  waiting_names=len(self._waiting), **now)
+                last = now
 
     async def stop(self) -> None:
+        if self._stats is not None:
+            self._stats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stats
         for server in (self._server, self._health):
             if server is not None:
                 server.close()
@@ -166,6 +227,11 @@ class RendezvousServer:
             "port": self.port if self._server else None,
             "connections_open": self._open,
             "max_connections": self.settings.max_connections,
+            "max_per_address": self.settings.max_per_address,
+            "max_waiting": self.settings.waiting_cap,
+            "fd_limit": self._fd_limit,
+            "addresses": len(self._per_address),
+            "busiest_address_connections": max(self._per_address.values(), default=0),
             "waiting_names": len(self._waiting),
             "oldest_wait_s": None if oldest is None else round(now - oldest, 3),
             "recent_pair_wait_ms_p50": _percentile_ms(waits, 0.50),
@@ -179,10 +245,17 @@ class RendezvousServer:
             self.counters.rejected_capacity += 1
             writer.transport.abort()
             return
+        address = writer.get_extra_info("peername")
+        source = str(address[0]) if address else "?"
+        if self._per_address.get(source, 0) >= self.settings.max_per_address:
+            self.counters.rejected_per_address += 1
+            writer.transport.abort()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
         self._open += 1
+        self._per_address[source] = self._per_address.get(source, 0) + 1
         self.counters.connections_accepted += 1
         abort = True
         try:
@@ -197,6 +270,9 @@ class RendezvousServer:
             log.exception("client handler failed")
         finally:
             self._open -= 1
+            left = self._per_address.pop(source) - 1
+            if left:
+                self._per_address[source] = left
             self._tasks.discard(task)
             if abort:
                 writer.transport.abort()
@@ -222,28 +298,31 @@ class RendezvousServer:
             c.empty_names += 1
             return True
         if len(name) > constants.MAX_PAIRING_NAME_BYTES:
-            c.oversized_names += 1
-            jsonlog.log_event(log, logging.WARNING, "oversized name", client=str(endpoint), name=printable_name(name))
+            c.oversized_names += 1  # counted, logged at DEBUG: anyone can send these, as fast as they like
+            jsonlog.log_event(log, logging.DEBUG, "oversized name", client=str(endpoint), name=printable_name(name))
             return False
         c.names_received += 1
-        writer.write(encode_endpoint(endpoint))  # own public endpoint, at once
 
         partner = self._waiting.get(name)
-        if partner is not None and partner.alive():
+        if partner is not None and partner.alive():  # completes a pair: always served, whatever the caps
             del self._waiting[name]
             partner.writer.write(encode_endpoint(endpoint))
-            writer.write(encode_endpoint(partner.endpoint))
+            writer.write(encode_endpoint(endpoint) + encode_endpoint(partner.endpoint))  # own, then the peer's
             partner.matched.set_result(endpoint)
             wait = time.monotonic() - partner.since
             self._pair_waits.append(wait)
             c.pairs_completed += 1
             jsonlog.log_event(
-                log, logging.INFO, "paired", name=printable_name(name), first=str(partner.endpoint),
+                log, logging.DEBUG, "paired", name=printable_name(name), first=str(partner.endpoint),
                 second=str(endpoint), wait_ms=round(wait * 1e3, 3),
             )
             await self._drain(writer)
             return True
 
+        if len(self._waiting) >= self.settings.waiting_cap and name not in self._waiting:
+            c.rejected_waiting_full += 1  # closed before any reply: the client backs off and tries again
+            return False
+        writer.write(encode_endpoint(endpoint))  # own public endpoint, at once
         waiter = _Waiter(name, endpoint, reader, writer, time.monotonic())
         self._waiting[name] = waiter  # replaces a dead waiter whose handler has not run yet
         try:
@@ -276,14 +355,14 @@ class RendezvousServer:
         name = printable_name(waiter.name)
         if expired:
             c.names_expired += 1
-            jsonlog.log_event(log, logging.INFO, "name expired", name=name, client=str(waiter.endpoint))
+            jsonlog.log_event(log, logging.DEBUG, "name expired", name=name, client=str(waiter.endpoint))
             return False
         if watch.exception() is not None or watch.result() == b"":
             c.waiting_disconnects += 1
-            jsonlog.log_event(log, logging.INFO, "waiter left", name=name, client=str(waiter.endpoint))
+            jsonlog.log_event(log, logging.DEBUG, "waiter left", name=name, client=str(waiter.endpoint))
             return watch.exception() is None
         c.protocol_errors += 1
-        jsonlog.log_event(log, logging.WARNING, "bytes after name", name=name, client=str(waiter.endpoint))
+        jsonlog.log_event(log, logging.DEBUG, "bytes after name", name=name, client=str(waiter.endpoint))
         return False
 
     async def _drain(self, writer: asyncio.StreamWriter) -> None:
@@ -412,15 +491,24 @@ def parse_args(argv: list[str] | None = None) -> ServerSettings:
     p.add_argument("--health-host", default="0.0.0.0")  # noqa: S104
     p.add_argument("--health-port", type=int, default=constants.HEALTH_PORT, help="0 picks a free port; -1 disables")
     p.add_argument("--name-timeout", type=float, default=constants.NAME_TIMEOUT_S, help="seconds to send a name")
-    p.add_argument("--pair-timeout", type=float, default=constants.PAIR_TIMEOUT_S, help="seconds a name waits")
-    p.add_argument("--max-connections", type=int, default=constants.MAX_CONNECTIONS)
+    p.add_argument("--pair-timeout", type=float, default=constants.PAIR_TIMEOUT_S,
+                   help="seconds a name waits alone before the server closes it (our client registers again)")
+    p.add_argument("--max-connections", type=int, default=constants.MAX_CONNECTIONS,
+                   help="kept below the file-descriptor limit, which is raised to the hard limit if need be")
+    p.add_argument("--max-per-address", type=int, default=constants.MAX_PER_ADDRESS,
+                   help="connections from one source address; at least the ranks that may share a NAT address")
+    p.add_argument("--max-waiting", type=int, default=None,
+                   help=f"waiting names (default {constants.WAITING_SHARE:.0%} of --max-connections)")
+    p.add_argument("--stats-interval", type=float, default=constants.STATS_INTERVAL_S,
+                   help="seconds between INFO lines with the counters")
     p.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     a = p.parse_args(argv)
     jsonlog.configure(a.log_level)
     return ServerSettings(
         host=a.host, port=a.port, health_host=a.health_host,
         health_port=None if a.health_port < 0 else a.health_port, name_timeout_s=a.name_timeout,
-        pair_timeout_s=a.pair_timeout, max_connections=a.max_connections,
+        pair_timeout_s=a.pair_timeout, max_connections=a.max_connections, max_per_address=a.max_per_address,
+        max_waiting=a.max_waiting, stats_interval_s=a.stats_interval,
     )
 
 

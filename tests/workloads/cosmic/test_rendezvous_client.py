@@ -93,3 +93,49 @@ def test_server_that_hangs_up_early_is_a_rendezvous_error() -> None:
 def test_names_are_checked_before_connecting() -> None:
     with pytest.raises(ValueError):
         pair(b"x" * 101, "127.0.0.1", 1, 1)
+
+
+def _pair_both(port: int, name: bytes, timeout: float, second_after: float = 0.0) -> dict[int, socket.socket]:
+    """Both sides of `name` in threads, the second starting `second_after` seconds later."""
+    socks: dict[int, socket.socket] = {}
+    errors: list[BaseException] = []
+
+    def side(i: int) -> None:
+        time.sleep(second_after * i)
+        try:
+            socks[i] = pair(name, "127.0.0.1", port, timeout, rank=i, peer=1 - i)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=side, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 5)
+    if errors:
+        raise errors[0]
+    return socks
+
+
+def test_a_peer_slower_than_the_servers_pair_timeout_still_pairs(make_server) -> None:  # noqa: ANN001
+    srv = make_server(pair_timeout_s=0.3)  # the server drops a lonely name after 0.3 s ...
+    socks = _pair_both(srv.port, b"slow0_1", timeout=10, second_after=1.5)  # ... the peer comes after 1.5 s
+    try:
+        socks[0].sendall(b"hi")
+        assert socks[1].recv(2) == b"hi"
+    finally:
+        for s in socks.values():
+            s.close()
+    assert srv.snapshot()["names_expired"] >= 2  # rank 0 registered its name again, several times
+
+
+def test_a_client_the_server_turns_away_backs_off_and_gets_in_later(make_server) -> None:  # noqa: ANN001
+    srv = make_server(max_connections=8, max_waiting=1)
+    blocker = socket.create_connection(("127.0.0.1", srv.port))
+    blocker.sendall(b"blocker")
+    blocker.recv(8)  # the only waiting slot is taken
+    threading.Timer(1.0, blocker.close).start()
+    socks = _pair_both(srv.port, b"patient0_1", timeout=10)
+    for s in socks.values():
+        s.close()
+    assert srv.snapshot()["rejected_waiting_full"] >= 1

@@ -237,7 +237,8 @@ async def _pair_many(port: int, pairs: int) -> list[float]:
     return await asyncio.gather(*(one_pair(i) for i in range(pairs)))
 
 
-def test_a_thousand_concurrent_pairs(server: ServerThread) -> None:
+def test_a_thousand_concurrent_pairs(make_server: Callable[..., ServerThread]) -> None:
+    server = make_server(max_per_address=2000)  # every client is 127.0.0.1 here
     latencies = asyncio.run(_pair_many(server.port, 1000))
     snap = server.snapshot()
     assert snap["pairs_completed"] == 1000 and snap["waiting_names"] == 0
@@ -269,7 +270,7 @@ def test_module_entry_point_logs_json_and_stops_on_sigterm() -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
         logged = [json.loads(line) for line in proc.stderr.read().splitlines() if line.strip()]
-        assert any(e["event"] == "paired" and e["name"] == "cli" for e in logged)
+        assert not any(e["event"] == "paired" for e in logged)  # DEBUG only: at INFO a pairing costs no log line
         assert logged[-1]["event"] == "stopped" and logged[-1]["pairs_completed"] == 1
     finally:
         proc.kill()
