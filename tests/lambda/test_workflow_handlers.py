@@ -103,7 +103,12 @@ def test_submitting_twice_refreshes_the_token_without_a_second_job(aws):
     assert manifest["task_token"] == "tok-b"
 
 
-def test_a_broken_message_fails_only_its_group(aws):
+def _dead_letters(aws) -> list[dict]:
+    return aws.sqs.receive_message(QueueUrl=aws.dead_letters, MaxNumberOfMessages=10,
+                                   MessageAttributeNames=["All"]).get("Messages", [])
+
+
+def test_a_broken_message_of_an_unknown_group_is_set_aside_without_touching_other_groups(aws):
     _inputs(aws.s3)
     run = invoke("validate_input", {"input": INPUT, "execution": "exec-3"})
     submitted = invoke("submit_gradient_job", {"token": "tok-3", "run": run})
@@ -113,8 +118,100 @@ def test_a_broken_message_fails_only_its_group(aws):
     event["Records"].append({**event["Records"][0], "messageId": "bad", "body": "{not json",
                              "attributes": {"MessageGroupId": "other.1"}})
     result = invoke("reduce_gradients", event)
-    assert result == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert result == {"batchItemFailures": []}  # redelivering it could never help
     assert store.exists(layout.accumulator_key("exec-3", 1))
+    assert [m["Body"] for m in _dead_letters(aws)] == ["{not json"]
+    assert aws.sfn.answers == {}  # no iteration other.1: nothing waits on it
+
+
+def _misfit_null(message: PartialGradientMessage) -> str:
+    """What an overflowing shot's message looked like: pydantic writes float('inf') as null."""
+    return message.to_json().replace(f'"misfit":{message.misfit}', '"misfit":null')
+
+
+def _other_shots_key(message: PartialGradientMessage, other: int) -> str:
+    return message.model_copy(update={"key": layout.partial_gradient_key(message.run_id, 1, other)}).to_json()
+
+
+@pytest.mark.parametrize("poison", ["misfit_null", "other_shots_key"])
+def test_a_poison_message_is_set_aside_alone_and_fails_its_iteration_at_once(aws, poison):
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-p"})
+    shots = invoke("submit_gradient_job", {"token": "tok-p", "run": run})["shots"]
+    store = S3Store(BUCKET)
+    messages = [_worker(store, "exec-p", 1, s) for s in shots]
+    event = _sqs_event(messages)
+    bad = event["Records"][1]
+    bad["body"] = _misfit_null(messages[1]) if poison == "misfit_null" else _other_shots_key(messages[1], shots[0])
+
+    result = invoke("reduce_gradients", event)
+
+    assert result == {"batchItemFailures": []}  # neither it nor its group-mates come back
+    assert S3Store(BUCKET).read_json(layout.result_key("exec-p", 1)) is None  # the sum is not complete
+    from workloads.lsrtm.reduction import load_accumulator
+    assert load_accumulator(store, "exec-p", 1).shots == {shots[0], shots[2]}
+    kind, error, cause = aws.sfn.answers["tok-p"]
+    assert (kind, error) == ("failure", "InvalidGradientMessage")
+    assert f"shot {shots[1]} of iteration 1 can never be summed" in cause
+    (kept,) = _dead_letters(aws)
+    assert kept["Body"] == bad["body"] and f"shot {shots[1]}" in kept["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_two_reducers_racing_on_one_iteration_sum_every_shot_exactly_once(aws, monkeypatch):
+    """The FIFO group's lock lapsed (a delayed invocation outlived the visibility timeout): both reducers
+    read the same accumulator before either writes. The S3 conditional write makes the second re-read."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": {**INPUT, "batchsize": 4}, "execution": "exec-race"})
+    shots = invoke("submit_gradient_job", {"token": "tok-r", "run": run})["shots"]
+    store = S3Store(BUCKET)
+    messages = [_worker(store, "exec-race", 1, s) for s in shots]
+    barrier, waited = threading.Barrier(2, timeout=20), set()
+    real_open = S3Store.open
+
+    def open_after_both_read(self, key):
+        if "/partial/" in key and threading.get_ident() not in waited:  # each has read the accumulator
+            waited.add(threading.get_ident())
+            barrier.wait()
+        return real_open(self, key)
+
+    monkeypatch.setattr(S3Store, "open", open_after_both_read)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda batch: invoke("reduce_gradients", _sqs_event(batch)),
+                                [messages[:2], messages[2:]]))
+    assert results == [{"batchItemFailures": []}] * 2
+    kind, output = aws.sfn.answers["tok-r"]
+    assert kind == "success" and json.loads(output)["shots"] == sorted(shots)
+    assert json.loads(output)["misfit"] == pytest.approx(sum(10.0 * (s + 1) for s in shots))
+    image = from_npy_bytes(store.get(json.loads(output)["image_key"]))
+    np.testing.assert_allclose(image, -0.1 * sum(s + 1 for s in shots) * np.ones(SHAPE), rtol=1e-6)
+
+
+def test_a_group_failing_on_its_last_delivery_fails_the_iteration_instead_of_waiting_hours(aws, monkeypatch):
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-last"})
+    shots = invoke("submit_gradient_job", {"token": "tok-l", "run": run})["shots"]
+    messages = [_worker(S3Store(BUCKET), "exec-last", 1, s) for s in shots]
+    monkeypatch.setenv("MAX_RECEIVE_COUNT", "5")
+
+    real_open = S3Store.open
+
+    def partials_unreachable(self, key):
+        if "/partial/" in key:
+            raise ConnectionError("S3 unreachable")
+        return real_open(self, key)
+
+    monkeypatch.setattr(S3Store, "open", partials_unreachable)
+    event = _sqs_event(messages)
+    assert len(invoke("reduce_gradients", event)["batchItemFailures"]) == 3  # deliveries 1-4: retried
+    assert aws.sfn.answers == {}
+    for record in event["Records"]:
+        record["attributes"]["ApproximateReceiveCount"] = "5"
+    assert len(invoke("reduce_gradients", event)["batchItemFailures"]) == 3  # SQS moves them to the DLQ
+    kind, error, cause = aws.sfn.answers["tok-l"]
+    assert (kind, error) == ("failure", "ReductionFailed") and "S3 unreachable" in cause
 
 
 def test_a_failed_job_fails_the_iteration_with_a_clear_cause(aws):
