@@ -10,6 +10,7 @@ import pytest
 
 from adapters.s3_store import S3Store
 from tools.lambdas import invoke
+from tools.local_cloud.template import SynthesizedStack, matches
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import from_npy_bytes, to_npy_bytes
 from workloads.lsrtm.messages import PartialGradientMessage
@@ -282,3 +283,68 @@ def test_a_crash_after_the_result_before_the_answer_is_finished_by_the_redeliver
     kind, output = aws.sfn.answers["tok-c"]
     assert kind == "success"
     assert json.loads(output)["misfit"] == pytest.approx(sum(10.0 * (s + 1) for s in shots))  # counted once
+
+
+def _execution_ended_target(synthesized) -> tuple[dict, dict, SynthesizedStack]:
+    stack = SynthesizedStack("BatchStack", synthesized.templates["BatchStack"].to_json())
+    overrides = dict.fromkeys(stack.of_type("AWS::S3::Bucket"), BUCKET)
+    (rule,) = [r["Properties"] for r in stack.of_type("AWS::Events::Rule").values()
+               if r["Properties"]["EventPattern"]["source"] == ["aws.states"]]
+    (target,) = rule["Targets"]
+    assert stack.functions()[target["Arn"]["Fn::GetAtt"][0]].handler_folder == "clean_up"
+    return stack.resolve(rule["EventPattern"], overrides), stack.resolve(target, overrides), stack
+
+
+def _transform(target: dict, event: dict) -> dict:
+    """EventBridge's input transformer, for the paths-and-placeholders form the template uses."""
+    text = target["InputTransformer"]["InputTemplate"]
+    for placeholder, path in target["InputTransformer"]["InputPathsMap"].items():
+        value = event
+        for part in path.removeprefix("$.").split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        text = text.replace(f"<{placeholder}>", json.dumps(value))
+    return json.loads(text)
+
+
+def _status_change(pattern: dict, name: str, status: str, error=None, cause=None) -> dict:
+    return {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": {
+        "name": name, "status": status, "error": error, "cause": cause,
+        "stateMachineArn": pattern["detail"]["stateMachineArn"][0],
+        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:m:{name}"}}
+
+
+def test_an_execution_stopped_from_the_console_terminates_its_jobs_through_the_synthesized_rule(aws, synthesized):
+    """ABORTED and TIMED_OUT run no state of the machine, so no CleanUpAfterFailure: the rule does it."""
+    pattern, target, _ = _execution_ended_target(synthesized)
+    assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-abort"})
+    invoke("submit_gradient_job", {"token": "tok-a", "run": run})
+    store = S3Store(BUCKET)
+    _worker(store, "exec-abort", 1, 0)
+
+    for status in ("ABORTED", "TIMED_OUT"):
+        assert matches(pattern, _status_change(pattern, "exec-abort", status))
+    report = invoke("clean_up", _transform(target, _status_change(pattern, "exec-abort", "ABORTED")))
+
+    assert aws.batch.terminated == ["job-1"]
+    assert report["status"] == "ABORTED" and report["deleted_objects"] == 1
+    assert json.loads(store.get(layout.report_key("exec-abort")))["status"] == "ABORTED"
+    assert not matches(pattern, _status_change(pattern, "exec-abort", "SUCCEEDED"))
+
+
+def test_after_the_machine_cleaned_up_a_failure_the_rule_keeps_its_report(aws, synthesized):
+    pattern, target, _ = _execution_ended_target(synthesized)
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-f"})
+    invoke("submit_gradient_job", {"token": "tok-f", "run": run})
+    error = {"Error": "GradientJobFailed", "Cause": "shot 3 failed"}
+    invoke("clean_up", {"run": run, "status": "FAILED", "error": error})
+    event = _status_change(pattern, "exec-f", "FAILED", error["Error"], error["Cause"])
+    again = invoke("clean_up", _transform(target, event))
+    assert again["error"] == error and again["deleted_after_end"] == 0
+    assert aws.batch.terminated == ["job-1", "job-1"]  # terminating a finished job is a no-op
+    # an execution refused at validation has no run: nothing to clean, no report made up for it
+    assert invoke("clean_up", _transform(target, _status_change(pattern, "exec-rejected", "FAILED"))) == {
+        "ignored": "execution exec-rejected never started a run"}
+    assert not S3Store(BUCKET).exists(layout.report_key("exec-rejected"))
