@@ -1,8 +1,8 @@
-"""An S3 bucket that is private, encrypted, TLS-only, access-logged and versioned, or an existing bucket by name.
+"""An S3 bucket that is private, encrypted, TLS-only and access-logged, or an existing bucket by name.
 
-Versioned because a bug or a wrong key must not destroy inputs, manifests or images: an overwritten or
-deleted object stays recoverable for `noncurrent_version_days`, then expires (partial gradients are
-82 MB each and are deleted after every run)."""
+With `noncurrent_version_days` it is also versioned, for data a bug or a wrong key must not destroy
+(inputs, manifests, images): an overwritten or deleted object stays recoverable that many days, then
+expires, so transient objects (82 MB partial gradients, deleted after every run) do not pile up."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class SecureBucket(Construct):
         *,
         existing_bucket_name: str | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        noncurrent_version_days: int = 30,
+        noncurrent_version_days: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if existing_bucket_name:
@@ -48,14 +48,14 @@ class SecureBucket(Construct):
             "Bucket",
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="access-logs/",
-            versioned=True,
+            versioned=noncurrent_version_days is not None,
             lifecycle_rules=[
                 # partial gradients are transient; abandoned multipart uploads cost money while invisible
                 s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(2)),
-                s3.LifecycleRule(
+                *([s3.LifecycleRule(
                     noncurrent_version_expiration=Duration.days(noncurrent_version_days),
                     expired_object_delete_marker=True,  # a delete marker with nothing left under it
-                ),
+                )] if noncurrent_version_days is not None else []),
             ],
             **common,
         )
