@@ -9,9 +9,12 @@ from typing import Any, BinaryIO
 import boto3
 from botocore.exceptions import ClientError
 
-from workloads.lsrtm.store import ObjectNotFound
+from workloads.lsrtm.store import ObjectNotFound, PreconditionFailed
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
+# 412: the object is not at the version named; 409: another conditional write to the key is in flight
+# (S3 answers ConditionalRequestConflict then, and the writer should re-read just the same)
+CONDITION_REFUSED = {"PreconditionFailed", "ConditionalRequestConflict"}
 
 
 class S3Store:
@@ -41,6 +44,26 @@ class S3Store:
     def put(self, key: str, data: bytes) -> None:
         # a single PUT (up to 5 GB) is atomic: readers see the old object or the new one, never a mix
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                raise ObjectNotFound(f"s3://{self.bucket}/{key}") from None
+            raise
+        with response["Body"] as body:
+            return body.read(), response["ETag"]
+
+    def put_if(self, key: str, data: bytes, *, etag: str | None) -> str:
+        """S3 conditional write: If-Match on the tag read, or If-None-Match: * for the first write."""
+        condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+        try:
+            return self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **condition)["ETag"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in CONDITION_REFUSED:
+                raise PreconditionFailed(f"s3://{self.bucket}/{key} changed since it was read") from None
+            raise
 
     def exists(self, key: str) -> bool:
         try:

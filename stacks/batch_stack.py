@@ -25,6 +25,7 @@ from stacks.constructs.seismic_jobs import GradientJobDefinition, MpiJobDefiniti
 from stacks.constructs.shared_filesystem import SharedScratch
 from stacks.log_retention import retention
 from stacks.nag import acknowledge, arn_in_finding
+from workloads.lsrtm import layout
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKER_DOCKERFILE = "containers/gradient_worker/Dockerfile"
@@ -49,7 +50,10 @@ class BatchStack(Stack):
             log_retention=log_retention,
         )
         vpc = self.network.vpc
-        self.data = SecureBucket(self, "Data", existing_bucket_name=cfg.existing_bucket_name)
+        self.data = SecureBucket(
+            self, "Data", existing_bucket_name=cfg.existing_bucket_name,
+            noncurrent_version_days=cfg.noncurrent_version_days,
+        )
         self.bucket = self.data.bucket
 
         # --- compute ---------------------------------------------------------------------------
@@ -117,19 +121,36 @@ class BatchStack(Stack):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="Seismic worker: read models and shots, write gradients",
         )
-        # Object access only (no listing, no deletes): workers fetch inputs and write their own results.
+        # Workers read inputs (anywhere: the user names the model and shots) and their run's objects, and
+        # write only partial gradients and their summaries: not inputs, manifests (task tokens) or images.
+        self.job_role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.bucket.arn_for_objects("*")])
+        )
         self.job_role.add_to_policy(
             iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[self.bucket.arn_for_objects("*")],
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[self.bucket.arn_for_objects(layout.PARTIAL_PATTERN)],
+            )
+        )
+        # a retried worker looks for its finished summary: without ListBucket a missing key answers 403
+        self.job_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{layout.RUNS_PREFIX}*"]}},
             )
         )
         self.scratch.file_system.grant_read_write(self.job_role)
         acknowledge(
             self.job_role.node.find_child("DefaultPolicy"),
             f"AwsSolutions-IAM5[Resource::{arn_in_finding(self.bucket)}/*]",
-            "object-level S3 actions need the bucket's /* resource: workers read models and shots and write "
-            "gradients under keys chosen per execution; no other bucket is reachable",
+            "workers read the model and shot keys named in the execution input, which can be anywhere in the "
+            "data bucket; read-only, no other bucket is reachable",
+        )
+        acknowledge(
+            self.job_role.node.find_child("DefaultPolicy"),
+            f"AwsSolutions-IAM5[Resource::{arn_in_finding(self.bucket)}/{layout.PARTIAL_PATTERN}]",
+            "workers write one object per (run, iteration, shot), keys made at run time; only that kind",
         )
         self.execution_role = iam.Role(
             self, "JobExecutionRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com")
@@ -202,6 +223,10 @@ class BatchStack(Stack):
             "threads per core (2 = hyper-threading on), spot, multi-node (read by python -m tools.experiments)",
         )
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
+        CfnOutput(
+            self, "AlarmTopic", value=self.workflow.alarm_topic.topic_arn,
+            description="subscribe (e-mail, chat) to hear of a message or event in a dead-letter queue",
+        )
         CfnOutput(self, "MultiNodeStateMachineArn", value=self.workflow.multi_node_state_machine.state_machine_arn)
         CfnOutput(
             self,

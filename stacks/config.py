@@ -144,6 +144,8 @@ class BatchConfig(_Strict):
     availability_zones: list[str] = Field(default_factory=list, max_length=6)
     nat_gateways: int = Field(default=1, ge=0, le=6)
     existing_bucket_name: str | None = None
+    # the data bucket is versioned: an overwritten or deleted object is kept this long, then expires
+    noncurrent_version_days: int = Field(default=30, ge=1, le=3650)
     log_retention_days: int = 30
     compute_environments: list[ComputeEnvironmentConfig] = Field(default_factory=_default_compute_environments)
     gradient_job: JobConfig = JobConfig(queue="m4-spot-8", vcpus=8, memory_mib=62000, timeout_minutes=60)

@@ -74,6 +74,18 @@ def compute_shot_gradient(store: S3Store, params: RunParameters, run_id: str, it
     return {"gradient": result.gradient, "misfit": result.misfit, "timings": timings, "storage": result.storage}
 
 
+class NonFiniteResult(RuntimeError):
+    """The shot's misfit or gradient overflowed (inf or NaN): no sum can use it, so the job fails."""
+
+
+def check_finite(shot: int, misfit: float, gradient: np.ndarray) -> None:
+    """Fail the job (its iteration fails with this message) rather than send what the reducer must refuse."""
+    bad = int(gradient.size - np.count_nonzero(np.isfinite(gradient)))
+    if not np.isfinite(misfit) or bad:
+        raise NonFiniteResult(f"shot {shot}: misfit {misfit}, {bad} of {gradient.size} gradient values not "
+                              "finite (the model or the data may be outside what the time step supports)")
+
+
 def mpi_rank(env: dict) -> int:
     return int(env.get("PMI_RANK", "0"))  # set by MPICH's process manager under mpiexec
 
@@ -94,8 +106,10 @@ def run(env: dict) -> PartialGradientMessage | None:
         outcome = compute_shot_gradient(store, params, run_id, iteration, shot)
         if mpi_rank(env) != 0:
             return None  # in a multi-node job the ranks share one shot; rank 0 holds the gathered gradient
+        gradient = np.asarray(outcome["gradient"], dtype=np.float32)
+        check_finite(shot, outcome["misfit"], gradient)  # before anything is written: a retry recomputes
         uploading = time.perf_counter()
-        store.put(gradient_key, to_npy_bytes(np.asarray(outcome["gradient"], dtype=np.float32)))
+        store.put(gradient_key, to_npy_bytes(gradient))
         finished = time.perf_counter()
         # upload_s and worker_s (fetch to upload, what the paper calls the script time) for the experiments
         timings = {**outcome["timings"], "upload_s": finished - uploading, "worker_s": finished - started}

@@ -3,6 +3,11 @@
 Event: {"run": <run state>, "status": "SUCCEEDED" | "FAILED", "error": {"Error", "Cause"} (on failure)}.
 Kept: parameters, manifests, per-iteration results and every image. Deleted: partial gradients and
 accumulators (82 MB each for BP 2004). The report lists the misfit per iteration.
+
+Also invoked by EventBridge when an execution ends as ABORTED, TIMED_OUT or FAILED ("execution_ended":
+true, status from the event): a stopped or timed-out execution runs no state of its own, and its jobs
+would otherwise run on. Then a report the state machine already wrote is kept, and an execution that
+never got past validation (no run) is left alone.
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ def handler(event: dict, context: object) -> dict:
     run = event["run"]
     run_id, bucket = run["run_id"], run["bucket"]
     status = event.get("status", "SUCCEEDED")
+    ended_outside = bool(event.get("execution_ended"))
     store = S3Store(bucket)
     keys = store.list(layout.run_prefix(run_id))
+    if ended_outside and layout.parameters_key(run_id) not in keys:
+        return {"ignored": f"execution {run_id} never started a run"}
 
     manifests = [IterationManifest.from_json(store.get(k)) for k in keys if k.endswith("/manifest.json")]
     if status != "SUCCEEDED":
@@ -46,6 +54,8 @@ def handler(event: dict, context: object) -> dict:
         "final_image_key": results[-1]["image_key"] if results else None,
         "deleted_objects": len(intermediate),
     }
+    if ended_outside and layout.report_key(run_id) in keys:
+        return {**json.loads(store.get(layout.report_key(run_id))), "deleted_after_end": len(intermediate)}
     store.put(layout.report_key(run_id), json.dumps(report, indent=2).encode())
     logger.info("run finished", extra={"run_id": run_id, "status": status, "iterations": len(results)})
     return report

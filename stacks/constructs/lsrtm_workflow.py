@@ -5,7 +5,11 @@
   Batch workers write partial gradients and send a message each to a FIFO queue; the reducer sums
   them exactly once and, when the sum is complete, updates the image and answers the token. A job
   that fails for good is reported by an EventBridge rule, which answers the token with a failure.
-  Any failure after validation goes through CleanUpAfterFailure (terminates jobs) to Failed.
+  Any failure after validation goes through CleanUpAfterFailure (terminates jobs) to Failed; an
+  execution stopped from the console or timed out, which no Catch sees, is cleaned up by a second rule.
+
+  Nothing is lost silently: events EventBridge or Lambda could not deliver land in a dead-letter
+  queue, and both dead-letter queues alarm on their first message (subscribe to the Alarms topic).
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ from collections.abc import Callable
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_batch as batch
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -34,6 +42,13 @@ REDUCER_TIMEOUT = Duration.minutes(5)
 REDUCER_BATCH_SIZE = 10
 MAX_RECEIVES = 5  # a group failing this often moves to the dead-letter queue instead of blocking forever
 RETRYABLE_LAMBDA_ERRORS = ["ClientError", "EndpointConnectionError", "ConnectTimeoutError"]
+# EventBridge retries a target it cannot reach (throttling, a deployment) for up to this long, then
+# moves the event to the dead-letter queue; Lambda retries a failed asynchronous invocation twice.
+EVENT_RETRY_ATTEMPTS = 20
+EVENT_MAX_AGE = Duration.hours(4)
+# executions ending in these states leave their Batch jobs running unless someone terminates them;
+# FAILED is normally cleaned up by the state machine, but not when CleanUpAfterFailure itself failed
+UNFINISHED_EXECUTION = ["ABORTED", "TIMED_OUT", "FAILED"]
 
 
 class GradientMessages(Construct):
@@ -105,7 +120,10 @@ class LsrtmWorkflow(Construct):
         self.reduce = WorkflowFunction(
             self, "ReduceGradients", handler_folder="reduce_gradients", function_name=name("lsrtm-reduce-gradients"),
             description="LSRTM-SGD: sum partial gradients exactly once, update the image",
-            timeout=REDUCER_TIMEOUT, memory_mib=2048, environment=env, **common,
+            timeout=REDUCER_TIMEOUT, memory_mib=2048,
+            environment={**env, "DEAD_LETTER_QUEUE_URL": messages.dead_letters.queue_url,
+                         "MAX_RECEIVE_COUNT": str(MAX_RECEIVES)},
+            **common,
         )
         self.job_failed = WorkflowFunction(
             self, "GradientJobFailed", handler_folder="gradient_job_failed",
@@ -122,7 +140,13 @@ class LsrtmWorkflow(Construct):
                 self.gradient_queue, batch_size=REDUCER_BATCH_SIZE, report_batch_item_failures=True
             )
         )
-        events.Rule(
+        self.event_dead_letters = sqs.Queue(
+            self, "EventDeadLetters", queue_name=name("lsrtm-events-dlq"),
+            encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True, retention_period=Duration.days(14),
+        )
+        acknowledge(self.event_dead_letters, "AwsSolutions-SQS3",
+                    "this is the dead-letter queue of the EventBridge targets and asynchronous invocations")
+        self.job_failed_rule = events.Rule(
             self,
             "GradientJobFailedRule",
             description="A gradient job failed for good: fail the waiting iteration",
@@ -131,10 +155,10 @@ class LsrtmWorkflow(Construct):
                 detail_type=["Batch Job State Change"],
                 detail={"status": ["FAILED"], "jobQueue": [gradient_queue.job_queue_arn, mpi_queue.job_queue_arn]},
             ),
-            targets=[targets.LambdaFunction(self.job_failed.function, retry_attempts=3)],
+            targets=[self._event_target(self.job_failed.function)],
         )
 
-        self._grant(bucket, [gradient_queue, mpi_queue], [gradient_job_definition_arn, mpi_job_definition_arn])
+        self._grant(bucket, [gradient_queue, mpi_queue], [gradient_job_definition_arn, mpi_job_definition_arn], messages)
         self.state_machine = self._state_machine("Single", name("LSRTM-SGD"), False, iteration_timeout, log_retention)
         self.multi_node_state_machine = self._state_machine(
             "MultiNode", name("LSRTM-SGD-MultiNode"), True, iteration_timeout, log_retention
@@ -143,33 +167,112 @@ class LsrtmWorkflow(Construct):
             machine.grant_task_response(self.reduce.function)
             machine.grant_task_response(self.job_failed.function)
             self._acknowledge_state_machine_role(machine)
+        self.execution_ended_rule = events.Rule(
+            self,
+            "ExecutionEndedRule",
+            description="An execution was stopped, timed out or failed: terminate its Batch jobs, clean up",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": UNFINISHED_EXECUTION,
+                    "stateMachineArn": [m.state_machine_arn for m in (self.state_machine, self.multi_node_state_machine)],
+                },
+            ),
+            # the clean-up's own event, from the execution's name (= run id, the tag on its jobs)
+            targets=[self._event_target(self.clean_up.function, events.RuleTargetInput.from_object({
+                "run": {"run_id": events.EventField.from_path("$.detail.name"), "bucket": bucket.bucket_name},
+                "status": events.EventField.from_path("$.detail.status"),
+                "error": {"Error": events.EventField.from_path("$.detail.error"),
+                          "Cause": events.EventField.from_path("$.detail.cause")},
+                "execution_ended": True,
+            }))],
+        )
+        self._alarms(name, messages)
         self._acknowledge_scoped_wildcards(bucket)
 
-    def _grant(self, bucket: s3.IBucket, queues: list[batch.IJobQueue], job_definition_arns: list[str]) -> None:
-        """Least privilege: each function reaches only the part of the bucket and the APIs it uses."""
-        runs = bucket.arn_for_objects(f"{layout.RUNS_PREFIX}*")
+    def _event_target(self, function, event: events.RuleTargetInput | None = None) -> targets.LambdaFunction:
+        """A rule's Lambda target that loses no event: undeliverable events and invocations that fail
+        every retry go to the events dead-letter queue, which alarms."""
+        function.configure_async_invoke(
+            retry_attempts=2, on_failure=destinations.SqsDestination(self.event_dead_letters)
+        )
+        return targets.LambdaFunction(
+            function, event=event, retry_attempts=EVENT_RETRY_ATTEMPTS, max_event_age=EVENT_MAX_AGE,
+            dead_letter_queue=self.event_dead_letters,
+        )
+
+    def _alarms(self, name: Callable[..., str], messages: GradientMessages) -> None:
+        """One message in either dead-letter queue means a shot or an event a person must look at."""
+        self.alarm_topic = sns.Topic(self, "Alarms", topic_name=name("lsrtm-alarms"), enforce_ssl=True)
+        acknowledge(
+            self.alarm_topic, "AwsSolutions-SNS2",
+            "CloudWatch alarms cannot publish to a topic encrypted with the AWS managed SNS key; the "
+            "notifications carry only alarm names and states, no data",
+        )
+        self.alarms = []
+        for construct_id, queue, what in (
+            ("GradientDeadLettersAlarm", messages.dead_letters,
+             "a partial-gradient message could not be summed (set aside as invalid, or failed 5 deliveries)"),
+            ("EventDeadLettersAlarm", self.event_dead_letters,
+             "a failed-job or execution-ended event was not handled: an iteration may wait or jobs may run on"),
+        ):
+            alarm = cloudwatch.Alarm(
+                self, construct_id,
+                alarm_name=name(construct_id.removesuffix("Alarm").lower()),
+                alarm_description=f"LSRTM-SGD: {what}; read the messages in {queue.node.id}",
+                metric=queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"),
+                threshold=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,  # an idle queue sends no data
+            )
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+            self.alarms.append(alarm)
+
+    def _grant(self, bucket: s3.IBucket, queues: list[batch.IJobQueue], job_definition_arns: list[str],
+               messages: GradientMessages) -> None:
+        """Least privilege: each function reads the run objects it needs and writes only the kinds of
+        object it makes (the key patterns of workloads/lsrtm/layout.py), never inputs or other kinds."""
+
+        def objects(actions: list[str], *patterns: str) -> iam.PolicyStatement:
+            return iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(p) for p in patterns])
+
+        runs = f"{layout.RUNS_PREFIX}*"
+        # GetObject on a missing key answers 403 instead of 404 without ListBucket; every function tells
+        # "not there yet" from an error (a first manifest, accumulator or result), so each may list runs/
         list_runs = iam.PolicyStatement(
             actions=["s3:ListBucket"],
             resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{layout.RUNS_PREFIX}*"]}},
+            conditions={"StringLike": {"s3:prefix": [runs]}},
         )
         # validate: inputs anywhere in the bucket (HeadObject needs GetObject; a missing key answers 404
         # rather than 403 only with ListBucket), writes the run's parameters
         self.validate.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")]))
         self.validate.role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn]))
-        self.validate.role.add_to_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[runs]))
-        self.submit.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[runs]))
+        self.validate.role.add_to_policy(objects(["s3:PutObject"], layout.PARAMETERS_PATTERN))
+        self.submit.role.add_to_policy(objects(["s3:GetObject"], layout.PARAMETERS_PATTERN, layout.MANIFEST_PATTERN))
+        self.submit.role.add_to_policy(objects(["s3:PutObject"], layout.MANIFEST_PATTERN))
+        self.submit.role.add_to_policy(list_runs)
         self.submit.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["batch:SubmitJob", "batch:TagResource"],
                 resources=[*(q.job_queue_arn for q in queues), *job_definition_arns],
             )
         )
-        self.reduce.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[runs]))
+        self.reduce.role.add_to_policy(objects(["s3:GetObject"], runs))
+        self.reduce.role.add_to_policy(
+            objects(["s3:PutObject"], layout.ACCUMULATOR_PATTERN, layout.IMAGE_PATTERN, layout.RESULT_PATTERN)
+        )
         self.reduce.role.add_to_policy(list_runs)
-        self.job_failed.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[runs]))
+        messages.dead_letters.grant_send_messages(self.reduce.role)  # invalid messages are set aside there
+        self.job_failed.role.add_to_policy(objects(["s3:GetObject"], layout.MANIFEST_PATTERN))
+        self.job_failed.role.add_to_policy(list_runs)
+        self.clean_up.role.add_to_policy(objects(["s3:GetObject"], runs))
+        self.clean_up.role.add_to_policy(objects(["s3:PutObject"], layout.REPORT_PATTERN))
         self.clean_up.role.add_to_policy(
-            iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources=[runs])
+            objects(["s3:DeleteObject"], layout.PARTIAL_PATTERN, layout.ACCUMULATOR_PATTERN)
         )
         self.clean_up.role.add_to_policy(list_runs)
         self.clean_up.role.add_to_policy(
@@ -183,13 +286,22 @@ class LsrtmWorkflow(Construct):
 
     def _acknowledge_scoped_wildcards(self, bucket: s3.IBucket) -> None:
         bucket_arn = arn_in_finding(bucket)
-        for fn in (self.validate, self.submit, self.reduce, self.job_failed, self.clean_up):
-            acknowledge(
-                fn.role.node.find_child("DefaultPolicy"),
-                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{layout.RUNS_PREFIX}*]",
-                "a run's objects live under runs/<execution>/ with keys made per iteration and shot; "
-                "access is limited to that prefix of the one data bucket",
-            )
+        patterns = {
+            self.validate: [layout.PARAMETERS_PATTERN],
+            self.submit: [layout.PARAMETERS_PATTERN, layout.MANIFEST_PATTERN],
+            self.reduce: [f"{layout.RUNS_PREFIX}*", layout.ACCUMULATOR_PATTERN, layout.IMAGE_PATTERN, layout.RESULT_PATTERN],
+            self.job_failed: [layout.MANIFEST_PATTERN],
+            self.clean_up: [f"{layout.RUNS_PREFIX}*", layout.REPORT_PATTERN, layout.PARTIAL_PATTERN,
+                            layout.ACCUMULATOR_PATTERN],
+        }
+        for fn, fn_patterns in patterns.items():
+            for pattern in fn_patterns:
+                acknowledge(
+                    fn.role.node.find_child("DefaultPolicy"),
+                    f"AwsSolutions-IAM5[Resource::{bucket_arn}/{pattern}]",
+                    "a run's objects live under runs/<execution>/ with keys made per iteration and shot "
+                    "(workloads/lsrtm/layout.py); each function reaches only the kinds of object it uses",
+                )
         acknowledge(
             self.validate.role.node.find_child("DefaultPolicy"),
             f"AwsSolutions-IAM5[Resource::{bucket_arn}/*]",

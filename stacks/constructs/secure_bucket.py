@@ -1,4 +1,8 @@
-"""An S3 bucket that is private, encrypted, TLS-only and access-logged, or an existing bucket by name."""
+"""An S3 bucket that is private, encrypted, TLS-only and access-logged, or an existing bucket by name.
+
+With `noncurrent_version_days` it is also versioned, for data a bug or a wrong key must not destroy
+(inputs, manifests, images): an overwritten or deleted object stays recoverable that many days, then
+expires, so transient objects (82 MB partial gradients, deleted after every run) do not pile up."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ class SecureBucket(Construct):
         *,
         existing_bucket_name: str | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        noncurrent_version_days: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if existing_bucket_name:
@@ -26,7 +31,6 @@ class SecureBucket(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            versioned=False,
             removal_policy=removal_policy,
             auto_delete_objects=False,
         )
@@ -35,6 +39,7 @@ class SecureBucket(Construct):
             "AccessLogs",
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
+            versioned=False,  # logs are only appended
             **common,
         )
         acknowledge(self.access_logs, "AwsSolutions-S1", "this bucket receives the access logs of its sibling; logging it would recurse")
@@ -43,7 +48,14 @@ class SecureBucket(Construct):
             "Bucket",
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="access-logs/",
-            # partial gradients are transient; abandoned multipart uploads cost money while invisible
-            lifecycle_rules=[s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(2))],
+            versioned=noncurrent_version_days is not None,
+            lifecycle_rules=[
+                # partial gradients are transient; abandoned multipart uploads cost money while invisible
+                s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(2)),
+                *([s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(noncurrent_version_days),
+                    expired_object_delete_marker=True,  # a delete marker with nothing left under it
+                )] if noncurrent_version_days is not None else []),
+            ],
             **common,
         )

@@ -79,3 +79,39 @@ def test_worker_refuses_to_start_without_its_environment():
     result = subprocess.run([sys.executable, str(WORKER)], env={"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO_ROOT)},
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "missing environment" in result.stderr
+
+
+def _worker_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gradient_worker_entrypoint", WORKER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("misfit", "gradient_value"), [(float("inf"), 1.0), (2.0, float("nan"))])
+def test_a_shot_that_overflows_fails_its_job_and_sends_nothing(monkeypatch, misfit, gradient_value):
+    """An inf misfit passed the old schema and reached the reducer as "misfit": null, refused forever."""
+    from moto import mock_aws
+
+    worker = _worker_module()
+    monkeypatch.setattr(worker, "compute_shot_gradient", lambda *a: {
+        "gradient": np.full((3, 2), gradient_value, np.float32), "misfit": misfit, "timings": {}, "storage": "full"})
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        s3, sqs = boto3.client("s3"), boto3.client("sqs")
+        s3.create_bucket(Bucket=BUCKET)
+        params = RunParameters.parse({"iterations": 1, "batchsize": 1, "model": {"key": "m.npz"},
+                                      "data": {"prefix": "d/", "num_shots": 2}})
+        s3.put_object(Bucket=BUCKET, Key=layout.parameters_key("r1"), Body=params.model_dump_json())
+        manifest = IterationManifest(run_id="r1", iteration=1, shots=[1], step_size=1.0, task_token="t")
+        s3.put_object(Bucket=BUCKET, Key=layout.manifest_key("r1", 1), Body=manifest.to_json())
+        queue = sqs.create_queue(QueueName="g.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        env = {"RUN_ID": "r1", "ITERATION": "1", "DATA_BUCKET": BUCKET, "GRADIENT_QUEUE_URL": queue}
+        with pytest.raises(worker.NonFiniteResult, match="shot 1: misfit"):
+            worker.run(env)
+        assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=layout.iteration_prefix("r1", 1) + "partial/")
+        assert "Messages" not in sqs.receive_message(QueueUrl=queue)

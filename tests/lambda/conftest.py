@@ -61,4 +61,7 @@ def aws(monkeypatch):
     with mock_aws():
         s3 = real_client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
-        yield type("Aws", (), {"s3": s3, "sfn": sfn, "batch": batch})
+        sqs = real_client("sqs", region_name="us-east-1")
+        dead_letters = sqs.create_queue(QueueName="gradients-dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dead_letters)
+        yield type("Aws", (), {"s3": s3, "sfn": sfn, "batch": batch, "sqs": sqs, "dead_letters": dead_letters})

@@ -10,6 +10,7 @@ import pytest
 
 from adapters.s3_store import S3Store
 from tools.lambdas import invoke
+from tools.local_cloud.template import SynthesizedStack, matches
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import from_npy_bytes, to_npy_bytes
 from workloads.lsrtm.messages import PartialGradientMessage
@@ -103,7 +104,12 @@ def test_submitting_twice_refreshes_the_token_without_a_second_job(aws):
     assert manifest["task_token"] == "tok-b"
 
 
-def test_a_broken_message_fails_only_its_group(aws):
+def _dead_letters(aws) -> list[dict]:
+    return aws.sqs.receive_message(QueueUrl=aws.dead_letters, MaxNumberOfMessages=10,
+                                   MessageAttributeNames=["All"]).get("Messages", [])
+
+
+def test_a_broken_message_of_an_unknown_group_is_set_aside_without_touching_other_groups(aws):
     _inputs(aws.s3)
     run = invoke("validate_input", {"input": INPUT, "execution": "exec-3"})
     submitted = invoke("submit_gradient_job", {"token": "tok-3", "run": run})
@@ -113,8 +119,100 @@ def test_a_broken_message_fails_only_its_group(aws):
     event["Records"].append({**event["Records"][0], "messageId": "bad", "body": "{not json",
                              "attributes": {"MessageGroupId": "other.1"}})
     result = invoke("reduce_gradients", event)
-    assert result == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert result == {"batchItemFailures": []}  # redelivering it could never help
     assert store.exists(layout.accumulator_key("exec-3", 1))
+    assert [m["Body"] for m in _dead_letters(aws)] == ["{not json"]
+    assert aws.sfn.answers == {}  # no iteration other.1: nothing waits on it
+
+
+def _misfit_null(message: PartialGradientMessage) -> str:
+    """What an overflowing shot's message looked like: pydantic writes float('inf') as null."""
+    return message.to_json().replace(f'"misfit":{message.misfit}', '"misfit":null')
+
+
+def _other_shots_key(message: PartialGradientMessage, other: int) -> str:
+    return message.model_copy(update={"key": layout.partial_gradient_key(message.run_id, 1, other)}).to_json()
+
+
+@pytest.mark.parametrize("poison", ["misfit_null", "other_shots_key"])
+def test_a_poison_message_is_set_aside_alone_and_fails_its_iteration_at_once(aws, poison):
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-p"})
+    shots = invoke("submit_gradient_job", {"token": "tok-p", "run": run})["shots"]
+    store = S3Store(BUCKET)
+    messages = [_worker(store, "exec-p", 1, s) for s in shots]
+    event = _sqs_event(messages)
+    bad = event["Records"][1]
+    bad["body"] = _misfit_null(messages[1]) if poison == "misfit_null" else _other_shots_key(messages[1], shots[0])
+
+    result = invoke("reduce_gradients", event)
+
+    assert result == {"batchItemFailures": []}  # neither it nor its group-mates come back
+    assert S3Store(BUCKET).read_json(layout.result_key("exec-p", 1)) is None  # the sum is not complete
+    from workloads.lsrtm.reduction import load_accumulator
+    assert load_accumulator(store, "exec-p", 1).shots == {shots[0], shots[2]}
+    kind, error, cause = aws.sfn.answers["tok-p"]
+    assert (kind, error) == ("failure", "InvalidGradientMessage")
+    assert f"shot {shots[1]} of iteration 1 can never be summed" in cause
+    (kept,) = _dead_letters(aws)
+    assert kept["Body"] == bad["body"] and f"shot {shots[1]}" in kept["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_two_reducers_racing_on_one_iteration_sum_every_shot_exactly_once(aws, monkeypatch):
+    """The FIFO group's lock lapsed (a delayed invocation outlived the visibility timeout): both reducers
+    read the same accumulator before either writes. The S3 conditional write makes the second re-read."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": {**INPUT, "batchsize": 4}, "execution": "exec-race"})
+    shots = invoke("submit_gradient_job", {"token": "tok-r", "run": run})["shots"]
+    store = S3Store(BUCKET)
+    messages = [_worker(store, "exec-race", 1, s) for s in shots]
+    barrier, waited = threading.Barrier(2, timeout=20), set()
+    real_open = S3Store.open
+
+    def open_after_both_read(self, key):
+        if "/partial/" in key and threading.get_ident() not in waited:  # each has read the accumulator
+            waited.add(threading.get_ident())
+            barrier.wait()
+        return real_open(self, key)
+
+    monkeypatch.setattr(S3Store, "open", open_after_both_read)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda batch: invoke("reduce_gradients", _sqs_event(batch)),
+                                [messages[:2], messages[2:]]))
+    assert results == [{"batchItemFailures": []}] * 2
+    kind, output = aws.sfn.answers["tok-r"]
+    assert kind == "success" and json.loads(output)["shots"] == sorted(shots)
+    assert json.loads(output)["misfit"] == pytest.approx(sum(10.0 * (s + 1) for s in shots))
+    image = from_npy_bytes(store.get(json.loads(output)["image_key"]))
+    np.testing.assert_allclose(image, -0.1 * sum(s + 1 for s in shots) * np.ones(SHAPE), rtol=1e-6)
+
+
+def test_a_group_failing_on_its_last_delivery_fails_the_iteration_instead_of_waiting_hours(aws, monkeypatch):
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-last"})
+    shots = invoke("submit_gradient_job", {"token": "tok-l", "run": run})["shots"]
+    messages = [_worker(S3Store(BUCKET), "exec-last", 1, s) for s in shots]
+    monkeypatch.setenv("MAX_RECEIVE_COUNT", "5")
+
+    real_open = S3Store.open
+
+    def partials_unreachable(self, key):
+        if "/partial/" in key:
+            raise ConnectionError("S3 unreachable")
+        return real_open(self, key)
+
+    monkeypatch.setattr(S3Store, "open", partials_unreachable)
+    event = _sqs_event(messages)
+    assert len(invoke("reduce_gradients", event)["batchItemFailures"]) == 3  # deliveries 1-4: retried
+    assert aws.sfn.answers == {}
+    for record in event["Records"]:
+        record["attributes"]["ApproximateReceiveCount"] = "5"
+    assert len(invoke("reduce_gradients", event)["batchItemFailures"]) == 3  # SQS moves them to the DLQ
+    kind, error, cause = aws.sfn.answers["tok-l"]
+    assert (kind, error) == ("failure", "ReductionFailed") and "S3 unreachable" in cause
 
 
 def test_a_failed_job_fails_the_iteration_with_a_clear_cause(aws):
@@ -185,3 +283,68 @@ def test_a_crash_after_the_result_before_the_answer_is_finished_by_the_redeliver
     kind, output = aws.sfn.answers["tok-c"]
     assert kind == "success"
     assert json.loads(output)["misfit"] == pytest.approx(sum(10.0 * (s + 1) for s in shots))  # counted once
+
+
+def _execution_ended_target(synthesized) -> tuple[dict, dict, SynthesizedStack]:
+    stack = SynthesizedStack("BatchStack", synthesized.templates["BatchStack"].to_json())
+    overrides = dict.fromkeys(stack.of_type("AWS::S3::Bucket"), BUCKET)
+    (rule,) = [r["Properties"] for r in stack.of_type("AWS::Events::Rule").values()
+               if r["Properties"]["EventPattern"]["source"] == ["aws.states"]]
+    (target,) = rule["Targets"]
+    assert stack.functions()[target["Arn"]["Fn::GetAtt"][0]].handler_folder == "clean_up"
+    return stack.resolve(rule["EventPattern"], overrides), stack.resolve(target, overrides), stack
+
+
+def _transform(target: dict, event: dict) -> dict:
+    """EventBridge's input transformer, for the paths-and-placeholders form the template uses."""
+    text = target["InputTransformer"]["InputTemplate"]
+    for placeholder, path in target["InputTransformer"]["InputPathsMap"].items():
+        value = event
+        for part in path.removeprefix("$.").split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        text = text.replace(f"<{placeholder}>", json.dumps(value))
+    return json.loads(text)
+
+
+def _status_change(pattern: dict, name: str, status: str, error=None, cause=None) -> dict:
+    return {"source": "aws.states", "detail-type": "Step Functions Execution Status Change", "detail": {
+        "name": name, "status": status, "error": error, "cause": cause,
+        "stateMachineArn": pattern["detail"]["stateMachineArn"][0],
+        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:m:{name}"}}
+
+
+def test_an_execution_stopped_from_the_console_terminates_its_jobs_through_the_synthesized_rule(aws, synthesized):
+    """ABORTED and TIMED_OUT run no state of the machine, so no CleanUpAfterFailure: the rule does it."""
+    pattern, target, _ = _execution_ended_target(synthesized)
+    assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-abort"})
+    invoke("submit_gradient_job", {"token": "tok-a", "run": run})
+    store = S3Store(BUCKET)
+    _worker(store, "exec-abort", 1, 0)
+
+    for status in ("ABORTED", "TIMED_OUT"):
+        assert matches(pattern, _status_change(pattern, "exec-abort", status))
+    report = invoke("clean_up", _transform(target, _status_change(pattern, "exec-abort", "ABORTED")))
+
+    assert aws.batch.terminated == ["job-1"]
+    assert report["status"] == "ABORTED" and report["deleted_objects"] == 1
+    assert json.loads(store.get(layout.report_key("exec-abort")))["status"] == "ABORTED"
+    assert not matches(pattern, _status_change(pattern, "exec-abort", "SUCCEEDED"))
+
+
+def test_after_the_machine_cleaned_up_a_failure_the_rule_keeps_its_report(aws, synthesized):
+    pattern, target, _ = _execution_ended_target(synthesized)
+    _inputs(aws.s3)
+    run = invoke("validate_input", {"input": INPUT, "execution": "exec-f"})
+    invoke("submit_gradient_job", {"token": "tok-f", "run": run})
+    error = {"Error": "GradientJobFailed", "Cause": "shot 3 failed"}
+    invoke("clean_up", {"run": run, "status": "FAILED", "error": error})
+    event = _status_change(pattern, "exec-f", "FAILED", error["Error"], error["Cause"])
+    again = invoke("clean_up", _transform(target, event))
+    assert again["error"] == error and again["deleted_after_end"] == 0
+    assert aws.batch.terminated == ["job-1", "job-1"]  # terminating a finished job is a no-op
+    # an execution refused at validation has no run: nothing to clean, no report made up for it
+    assert invoke("clean_up", _transform(target, _status_change(pattern, "exec-rejected", "FAILED"))) == {
+        "ignored": "execution exec-rejected never started a run"}
+    assert not S3Store(BUCKET).exists(layout.report_key("exec-rejected"))

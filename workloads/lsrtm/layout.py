@@ -49,3 +49,15 @@ def image_key(run_id: str, iteration: int) -> str:
 
 def report_key(run_id: str) -> str:
     return f"{run_prefix(run_id)}report.json"
+
+
+# --- IAM resource patterns of the keys above, one per kind of object ('*' spans any characters, '/' too).
+# Each component may write only the kinds it makes (stacks/constructs/lsrtm_workflow.py, batch_stack.py);
+# tests/workloads/lsrtm/test_layout.py checks every key function against its pattern and no other.
+PARAMETERS_PATTERN = f"{RUNS_PREFIX}*/parameters.json"
+MANIFEST_PATTERN = f"{RUNS_PREFIX}*/iteration_*/manifest.json"
+PARTIAL_PATTERN = f"{RUNS_PREFIX}*/iteration_*/partial/shot_*"  # a shot's gradient and its summary
+ACCUMULATOR_PATTERN = f"{RUNS_PREFIX}*/iteration_*/accumulator.npz"
+RESULT_PATTERN = f"{RUNS_PREFIX}*/iteration_*/result.json"
+IMAGE_PATTERN = f"{RUNS_PREFIX}*/image_*.npy"
+REPORT_PATTERN = f"{RUNS_PREFIX}*/report.json"

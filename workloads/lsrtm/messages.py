@@ -5,7 +5,27 @@ The seed joined 14 fields with '&'; here it is JSON with a schema, so a malforme
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import json
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from workloads.lsrtm import layout
+
+
+class InvalidMessage(ValueError):
+    """A message that no redelivery can make valid: it is set aside and its iteration failed, never retried.
+
+    run_id, iteration and shot are what could be read of it (None where even that is unknown)."""
+
+    def __init__(self, reason: str, *, run_id: str | None = None, iteration: int | None = None,
+                 shot: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.run_id, self.iteration, self.shot = reason, run_id, iteration, shot
+
+    def describe(self) -> str:
+        shot = f"shot {self.shot}" if self.shot is not None else "a shot that cannot be read"
+        where = f" of iteration {self.iteration}" if self.iteration is not None else ""
+        return f"the partial-gradient message for {shot}{where} can never be summed: {self.reason}"
 
 
 class PartialGradientMessage(BaseModel):
@@ -16,7 +36,8 @@ class PartialGradientMessage(BaseModel):
     shot: int = Field(ge=0)
     bucket: str
     key: str
-    misfit: float = Field(ge=0)
+    # finite: an overflowing shot (misfit inf) would be written as "misfit": null and refused forever
+    misfit: float = Field(ge=0, allow_inf_nan=False)
 
     @property
     def group_id(self) -> str:
@@ -30,9 +51,51 @@ class PartialGradientMessage(BaseModel):
     def to_json(self) -> str:
         return self.model_dump_json()
 
+    @property
+    def expected_key(self) -> str:
+        """The only key this shot's gradient may have: a message naming another shot's object is refused."""
+        return layout.partial_gradient_key(self.run_id, self.iteration, self.shot)
+
     @classmethod
     def from_json(cls, body: str) -> PartialGradientMessage:
         return cls.model_validate_json(body)
+
+    @classmethod
+    def parse(cls, body: str, group_id: str | None = None) -> PartialGradientMessage:
+        """The message, checked against its own key layout and its SQS message group; InvalidMessage if
+        it can never be valid, carrying whatever identifies its iteration (from the body or the group)."""
+        try:
+            message = cls.model_validate_json(body)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+            raise InvalidMessage(problems, **_identify(body, group_id)) from None
+        ids = {"run_id": message.run_id, "iteration": message.iteration, "shot": message.shot}
+        if group_id is not None and group_id != message.group_id:
+            raise InvalidMessage(f"sent in message group {group_id!r}, not {message.group_id!r}",
+                                 **{**_identify(body, group_id), "shot": message.shot})
+        if message.key != message.expected_key:
+            raise InvalidMessage(f"names object {message.key!r}, not its shot's {message.expected_key!r}", **ids)
+        return message
+
+
+def _identify(body: str, group_id: str | None) -> dict:
+    """run, iteration and shot of a message that does not validate: its group says which iteration's
+    token to fail (the group is the iteration, set by the worker), the body may still say which shot."""
+    ids: dict = {"run_id": None, "iteration": None, "shot": None}
+    if group_id and "." in group_id:
+        run_id, _, iteration = group_id.rpartition(".")  # run ids may contain dots; iterations do not
+        if iteration.isdigit():
+            ids.update(run_id=run_id, iteration=int(iteration))
+    try:
+        raw = json.loads(body)
+    except ValueError:
+        return ids
+    if isinstance(raw, dict) and isinstance(raw.get("shot"), int):
+        ids["shot"] = raw["shot"]
+    if ids["run_id"] is None and isinstance(raw, dict) and isinstance(raw.get("run_id"), str) \
+            and isinstance(raw.get("iteration"), int):
+        ids.update(run_id=raw["run_id"], iteration=raw["iteration"])
+    return ids
 
 
 class IterationManifest(BaseModel):

@@ -1,13 +1,18 @@
 """Exactly-once reduction of partial gradients.
 
-SQS delivers at least once, Batch retries workers, messages arrive in any order, and a reducer can
-die half-way. The full gradient must still be the sum of exactly one contribution per shot. Hence:
+SQS delivers at least once, Batch retries workers, messages arrive in any order, a reducer can die
+half-way, and a delayed invocation can outlive the FIFO group's lock (the visibility timeout) and run
+beside the next one. The full gradient must still be the sum of exactly one contribution per shot. Hence:
 
-- a partial gradient's key depends only on (run, iteration, shot): a retried worker overwrites it;
+- a partial gradient's key depends only on (run, iteration, shot): a retried worker overwrites it,
+  and a message naming any other key is refused (it would count some shot's gradient twice);
 - the accumulator (sum, the set of shots in it, misfit) is one object, written with one PUT after a
   batch of messages is added, so it never holds half a batch;
+- that PUT is conditional on the version read (S3 If-Match / If-None-Match): when two reducers race,
+  the second write is refused, and its reducer re-reads the winner's sum and adds its batch again;
 - a shot already in the set is skipped, so a redelivered or duplicated message adds nothing;
-- one reducer works on an iteration at a time (SQS FIFO message group = run + iteration).
+- a message that can never be summed (malformed, another shot's key, a shot outside the batch, a
+  missing, truncated or misshapen gradient) is rejected on its own: the rest of its batch is summed.
 
 Completion is known the moment the set equals the iteration's shots: no polling, no re-enqueueing.
 """
@@ -21,9 +26,17 @@ import numpy as np
 
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import add_npy_stream, from_npy_bytes, to_npy_bytes
-from workloads.lsrtm.messages import IterationManifest, PartialGradientMessage
+from workloads.lsrtm.messages import InvalidMessage, IterationManifest, PartialGradientMessage
 from workloads.lsrtm.sgd import sgd_update, step_for
-from workloads.lsrtm.store import ObjectNotFound, ObjectStore
+from workloads.lsrtm.store import ObjectNotFound, ObjectStore, PreconditionFailed
+
+# Each refused write means another reducer finished a write in between; with one FIFO group per
+# iteration more than a couple in a row means something is badly wrong, and the batch is retried whole.
+MAX_WRITE_ATTEMPTS = 8
+
+
+class WriteContention(RuntimeError):
+    """The accumulator kept changing under this reducer; SQS redelivers the batch later."""
 
 
 @dataclass
@@ -61,6 +74,8 @@ class ReductionResult:
     skipped: list[int]
     shots_done: int
     shots_expected: int
+    rejected: list[tuple[PartialGradientMessage, InvalidMessage]] = field(default_factory=list)
+    write_attempts: int = 1
 
     @property
     def complete(self) -> bool:
@@ -72,38 +87,101 @@ def load_manifest(store: ObjectStore, run_id: str, iteration: int) -> IterationM
 
 
 def load_accumulator(store: ObjectStore, run_id: str, iteration: int) -> Accumulator:
+    return _load_versioned(store, run_id, iteration)[0]
+
+
+def _load_versioned(store: ObjectStore, run_id: str, iteration: int) -> tuple[Accumulator, str | None]:
     try:
-        return Accumulator.from_bytes(store.get(layout.accumulator_key(run_id, iteration)))
+        data, etag = store.get_with_etag(layout.accumulator_key(run_id, iteration))
     except ObjectNotFound:
-        return Accumulator()
+        return Accumulator(), None  # the first write must then find no object either (If-None-Match)
+    return Accumulator.from_bytes(data), etag
+
+
+def check_message(manifest: IterationManifest, message: PartialGradientMessage) -> None:
+    """InvalidMessage unless the message belongs to this iteration's batch, under its own shot's key."""
+    ids = {"run_id": message.run_id, "iteration": message.iteration, "shot": message.shot}
+    if (message.run_id, message.iteration) != (manifest.run_id, manifest.iteration):
+        raise InvalidMessage(f"given to the reducer of {manifest.run_id}.{manifest.iteration}", **ids)
+    if message.shot not in manifest.shots:
+        raise InvalidMessage(f"shot {message.shot} is not in iteration {manifest.iteration}'s batch "
+                             f"{sorted(manifest.shots)}", **ids)
+    if message.key != message.expected_key:
+        raise InvalidMessage(f"names object {message.key!r}, not its shot's {message.expected_key!r}", **ids)
 
 
 def reduce_messages(
     store: ObjectStore, manifest: IterationManifest, messages: list[PartialGradientMessage]
 ) -> tuple[ReductionResult, Accumulator]:
-    """Add every message's partial gradient not yet in the iteration's sum; one PUT at the end."""
+    """Add every message's partial gradient not yet in the iteration's sum; one conditional PUT at the end.
+
+    Messages that can never be summed come back in `rejected`, with why; the others are summed without them.
+    """
     run_id, iteration = manifest.run_id, manifest.iteration
-    expected = set(manifest.shots)
-    accumulator = load_accumulator(store, run_id, iteration)
+    rejected: list[tuple[PartialGradientMessage, InvalidMessage]] = []
+    valid: list[PartialGradientMessage] = []
+    for message in messages:
+        try:
+            check_message(manifest, message)
+            valid.append(message)
+        except InvalidMessage as exc:
+            rejected.append((message, exc))
+    refused_writes = 0
+    while True:
+        accumulator, etag = _load_versioned(store, run_id, iteration)
+        try:
+            added, skipped = _add_all(store, accumulator, valid)
+        except _Unaddable as exc:
+            # the sum may hold part of that gradient: set the message aside, start again from the stored sum
+            valid = [m for m in valid if m is not exc.message]
+            rejected.append((exc.message, exc.invalid))
+            continue
+        if not added:
+            break
+        try:
+            store.put_if(layout.accumulator_key(run_id, iteration), accumulator.to_bytes(), etag=etag)
+            break
+        except PreconditionFailed:
+            # another reducer wrote its batch since we read: start again from its sum
+            refused_writes += 1
+            if refused_writes == MAX_WRITE_ATTEMPTS:
+                raise WriteContention(f"the accumulator of {run_id}.{iteration} changed {refused_writes} times "
+                                      "while this batch was being added") from None
+    result = ReductionResult(run_id, iteration, added, skipped, len(accumulator.shots), len(set(manifest.shots)),
+                             rejected, refused_writes + 1)
+    return result, accumulator
+
+
+class _Unaddable(Exception):
+    def __init__(self, message: PartialGradientMessage, invalid: InvalidMessage) -> None:
+        super().__init__(str(invalid))
+        self.message, self.invalid = message, invalid
+
+
+def _add_all(store: ObjectStore, accumulator: Accumulator,
+             messages: list[PartialGradientMessage]) -> tuple[list[int], list[int]]:
+    """Stream each new shot's gradient into the sum (in place); (added, skipped as already counted).
+
+    Gradient values are not checked for inf/NaN here (a second pass over 82 MB per shot): the worker
+    refuses to write a non-finite gradient, and the message's misfit must be finite."""
     added: list[int] = []
     skipped: list[int] = []
     for message in messages:
-        if (message.run_id, message.iteration) != (run_id, iteration):
-            raise ValueError(f"message for {message.group_id} given to the reducer of {run_id}.{iteration}")
-        if message.shot not in expected:
-            raise ValueError(f"shot {message.shot} is not in iteration {iteration}'s batch {sorted(expected)}")
         if message.shot in accumulator.shots:
             skipped.append(message.shot)  # a duplicate delivery or a retried worker: already counted
             continue
-        with store.open(message.key) as stream:
-            accumulator.total = add_npy_stream(accumulator.total, stream)
+        try:
+            with store.open(message.key) as stream:
+                accumulator.total = add_npy_stream(accumulator.total, stream)
+        except (ObjectNotFound, ValueError) as exc:
+            # the worker writes the gradient before it sends the message: a retry would find the same
+            raise _Unaddable(message, InvalidMessage(
+                f"its gradient cannot be added: {exc}", run_id=message.run_id, iteration=message.iteration,
+                shot=message.shot)) from None
         accumulator.shots.add(message.shot)
         accumulator.misfit += message.misfit
         added.append(message.shot)
-    if added:
-        store.put(layout.accumulator_key(run_id, iteration), accumulator.to_bytes())
-    result = ReductionResult(run_id, iteration, added, skipped, len(accumulator.shots), len(expected))
-    return result, accumulator
+    return added, skipped
 
 
 def apply_update(store: ObjectStore, manifest: IterationManifest, accumulator: Accumulator) -> str:

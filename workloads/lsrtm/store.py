@@ -11,6 +11,10 @@ class ObjectNotFound(KeyError):
     pass
 
 
+class PreconditionFailed(Exception):
+    """A conditional put was refused: the object changed (or appeared) since it was read."""
+
+
 class ObjectStore(Protocol):
     def get(self, key: str) -> bytes: ...
 
@@ -20,6 +24,15 @@ class ObjectStore(Protocol):
 
     def put(self, key: str, data: bytes) -> None: ...
 
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
+        """The object and its entity tag, the version a conditional put names."""
+        ...
+
+    def put_if(self, key: str, data: bytes, *, etag: str | None) -> str:
+        """Write only if the object is still at `etag` (None: only if there is no object yet); returns the new
+        tag, or raises PreconditionFailed. Two writers that read the same version cannot both succeed."""
+        ...
+
     def exists(self, key: str) -> bool: ...
 
     def list(self, prefix: str) -> list[str]: ...
@@ -28,12 +41,14 @@ class ObjectStore(Protocol):
 
 
 class MemoryStore:
-    """A dict-backed ObjectStore; puts are atomic like S3's."""
+    """A dict-backed ObjectStore; puts are atomic and conditional puts are checked like S3's."""
 
     def __init__(self) -> None:
         self._objects: dict[str, bytes] = {}
+        self._etags: dict[str, str] = {}
         self._lock = threading.Lock()
         self.puts = 0
+        self._writes = 0  # a fresh tag per write, so equal contents written twice still differ in version
 
     def get(self, key: str) -> bytes:
         with self._lock:
@@ -47,8 +62,26 @@ class MemoryStore:
 
     def put(self, key: str, data: bytes) -> None:
         with self._lock:
-            self._objects[key] = bytes(data)
-            self.puts += 1
+            self._write(key, data)
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
+        with self._lock:
+            if key not in self._objects:
+                raise ObjectNotFound(key)
+            return self._objects[key], self._etags[key]
+
+    def put_if(self, key: str, data: bytes, *, etag: str | None) -> str:
+        with self._lock:
+            if self._etags.get(key) != etag:
+                raise PreconditionFailed(f"{key}: expected version {etag}, found {self._etags.get(key)}")
+            return self._write(key, data)
+
+    def _write(self, key: str, data: bytes) -> str:
+        self._writes += 1
+        self._objects[key] = bytes(data)
+        self._etags[key] = f'"{self._writes}"'
+        self.puts += 1
+        return self._etags[key]
 
     def exists(self, key: str) -> bool:
         with self._lock:
@@ -62,3 +95,4 @@ class MemoryStore:
         with self._lock:
             for key in keys:
                 self._objects.pop(key, None)
+                self._etags.pop(key, None)

@@ -4,6 +4,8 @@ the sum holds exactly one contribution per shot."""
 from __future__ import annotations
 
 import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import add_npy_stream, from_npy_bytes, to_npy_bytes
-from workloads.lsrtm.messages import IterationManifest, PartialGradientMessage
+from workloads.lsrtm.messages import InvalidMessage, IterationManifest, PartialGradientMessage
 from workloads.lsrtm.reduction import apply_update, load_accumulator, reduce_messages
 from workloads.lsrtm.store import MemoryStore
 
@@ -38,48 +40,113 @@ def _worker_writes(store: MemoryStore, shot: int, iteration: int = 1) -> Partial
     return PartialGradientMessage(run_id=RUN, iteration=iteration, shot=shot, bucket='b', key=key, misfit=float(shot + 1))
 
 
-class CrashingStore(MemoryStore):
-    """Fails the n-th open(): a reducer dying in the middle of a sum."""
+class AdversarialStore(MemoryStore):
+    """Fails the opens numbered in `crashes` (a reducer dying mid-sum); and just before a reducer's
+    accumulator write lands, runs `intruder` (another reducer, whose FIFO group lock has lapsed)."""
 
-    def __init__(self, crash_on_open: int | None) -> None:
+    def __init__(self, crashes: set[int]) -> None:
         super().__init__()
-        self.crash_on_open = crash_on_open
+        self.crashes = crashes
         self.opens = 0
+        self.intruder = None
 
     def open(self, key):
         self.opens += 1
-        if self.crash_on_open is not None and self.opens == self.crash_on_open:
+        if self.opens in self.crashes:
             raise RuntimeError("reducer crashed mid-sum")
         return super().open(key)
 
+    def _before_write(self, key: str) -> None:
+        if key.endswith("accumulator.npz") and self.intruder is not None:
+            intruder, self.intruder = self.intruder, None
+            intruder()
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    def put(self, key, data):
+        self._before_write(key)
+        super().put(key, data)
+
+    def put_if(self, key, data, *, etag):
+        self._before_write(key)
+        return super().put_if(key, data, etag=etag)
+
+
+MAX_RECEIVES = 2  # small, so that histories reach the dead-letter queue
+
+
+def _poison(kind: str, store: MemoryStore, shots: list[int]) -> str:
+    """A body no redelivery can make valid, of the kinds seen in practice."""
+    good = _worker_writes(store, shots[0])
+    if kind == "garbage":
+        return "{not json"
+    if kind == "misfit_null":  # a shot whose misfit overflowed: float('inf') is written as null
+        return good.to_json().replace(f'"misfit":{good.misfit}', '"misfit":null')
+    if kind == "other_shots_key":
+        return good.model_copy(update={"shot": shots[-1] if len(shots) > 1 else shots[0] + 100}).to_json()
+    if kind == "outside_batch":
+        return _worker_writes(store, max(shots) + 1).to_json()
+    raise AssertionError(kind)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_delivery_history_gives_exactly_the_true_sum(data):
-    shots = sorted(data.draw(st.sets(st.integers(0, 50), min_size=1, max_size=8)))
-    crash_at = data.draw(st.one_of(st.none(), st.integers(1, 6)))
-    store = CrashingStore(crash_at)
+    """Duplicates, retried workers, crashes, the dead-letter queue and its redrive, poison messages and a
+    second reducer racing the first: the sum is exactly one contribution per shot, every poison message
+    is set aside on its first delivery, and no valid message is ever set aside or dragged along."""
+    shots = sorted(data.draw(st.sets(st.integers(0, 50), min_size=1, max_size=8), label="shots"))
+    store = AdversarialStore(data.draw(st.sets(st.integers(1, 12), max_size=4), label="crashing opens"))
     manifest = _setup(store, shots)
-    messages = [_worker_writes(store, s) for s in shots]
-    # retried workers send their message again; SQS may deliver any message twice
-    retried = data.draw(st.lists(st.sampled_from(messages), max_size=6))
-    queue = data.draw(st.permutations(messages + retried + retried[:2]))
+    good = [_worker_writes(store, s).to_json() for s in shots]
+    retried = data.draw(st.lists(st.sampled_from(good), max_size=6), label="retried or redelivered")
+    kinds = data.draw(st.lists(st.sampled_from(["garbage", "misfit_null", "other_shots_key", "outside_batch"]),
+                               max_size=3), label="poison")
+    poison = [_poison(kind, store, shots) for kind in kinds]
+    bodies = data.draw(st.permutations(good + retried + poison))
+    pending = list(enumerate(bodies))  # (delivery id, body): duplicates are distinct deliveries
+    receives: dict[int, int] = {}
+    dead_letters: list[tuple[int, str]] = []
+    set_aside: list[str] = []
 
-    pending = list(queue)
-    while pending:
-        size = data.draw(st.integers(1, 10))
-        batch, rest = pending[:size], pending[size:]
+    def deliver(batch: list[tuple[int, str]]) -> bool:
+        """One reducer invocation, as the handler does it; False when it crashed (SQS redelivers)."""
+        for i, _ in batch:
+            receives[i] = receives.get(i, 0) + 1
         try:
-            reduce_messages(store, manifest, batch)
-            pending = rest  # success: SQS deletes the batch
+            parsed = []
+            for _, body in batch:
+                try:
+                    parsed.append(PartialGradientMessage.parse(body, f"{RUN}.1"))
+                except InvalidMessage:
+                    set_aside.append(body)
+            result, _ = reduce_messages(store, manifest, parsed)
+            set_aside.extend(m.to_json() for m, _ in result.rejected)
+            return True
         except RuntimeError:
-            store.crash_on_open = None  # redelivered after the visibility timeout
-            pending = rest + batch
+            for item in batch:  # back to the queue, or to the dead-letter queue after MAX_RECEIVES
+                (dead_letters if receives[item[0]] >= MAX_RECEIVES else pending).append(item)
+            return False
+
+    for redrive in (False, True):
+        if redrive:  # an operator moves the dead letters back to the queue once the cause is gone
+            store.crashes = set()
+            pending, dead_letters = dead_letters, []
+        while pending:
+            size = data.draw(st.integers(1, 10))
+            batch, pending = pending[:size], pending[size:]
+            if pending and data.draw(st.booleans(), label="a second reducer races this one"):
+                other, pending = pending[:size], pending[size:]
+                store.intruder = lambda other=other: deliver(other)
+            deliver(batch)
+            intruder, store.intruder = store.intruder, None
+            if intruder is not None:  # the first reducer wrote nothing: the second simply ran after it
+                intruder()
 
     acc = load_accumulator(store, RUN, 1)
     assert acc.shots == set(shots)
     np.testing.assert_array_equal(acc.total, sum(_partial(s) for s in shots))
     assert acc.misfit == sum(float(s + 1) for s in shots)
+    assert sorted(set(set_aside)) == sorted(set(poison))  # every poison message, and nothing valid
+    assert not dead_letters
 
 
 def test_completion_is_reported_exactly_when_every_shot_is_in():
@@ -103,11 +170,74 @@ def test_a_batch_of_duplicates_writes_nothing():
     assert store.puts == puts
 
 
-def test_messages_for_shots_outside_the_batch_are_refused():
+def test_a_message_outside_the_batch_is_rejected_alone_and_its_batch_mates_are_summed():
     store = MemoryStore()
     manifest = _setup(store, [1, 2])
-    with pytest.raises(ValueError, match="not in iteration 1's batch"):
-        reduce_messages(store, manifest, [_worker_writes(store, 5)])
+    outsider = _worker_writes(store, 5)
+    result, acc = reduce_messages(store, manifest, [_worker_writes(store, 1), outsider, _worker_writes(store, 2)])
+    assert [(m, e.shot) for m, e in result.rejected] == [(outsider, 5)]
+    assert "not in iteration 1's batch" in result.rejected[0][1].describe()
+    assert result.added == [1, 2] and result.complete
+    np.testing.assert_array_equal(acc.total, _partial(1) + _partial(2))
+
+
+def test_a_message_naming_another_shots_gradient_is_rejected_not_counted_twice():
+    store = MemoryStore()
+    manifest = _setup(store, [1, 2])
+    one = _worker_writes(store, 1)
+    _worker_writes(store, 2)
+    # shot 2's message pointing at shot 1's object: trusting it would add shot 1's gradient twice
+    impostor = PartialGradientMessage(run_id=RUN, iteration=1, shot=2, bucket="b", key=one.key, misfit=3.0)
+    result, acc = reduce_messages(store, manifest, [one, impostor])
+    assert [e.shot for _, e in result.rejected] == [2] and "not its shot's" in result.rejected[0][1].reason
+    assert acc.shots == {1}
+    np.testing.assert_array_equal(acc.total, _partial(1))
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "wrong_shape"])
+def test_a_gradient_that_cannot_be_added_rejects_its_message_and_leaves_no_trace_in_the_sum(damage):
+    store = MemoryStore()
+    manifest = _setup(store, [1, 2, 3])
+    good = [_worker_writes(store, 1), _worker_writes(store, 3)]
+    bad = _worker_writes(store, 2)
+    if damage == "missing":
+        store.delete([bad.key])
+    elif damage == "truncated":
+        store.put(bad.key, store.get(bad.key)[:-12])
+    else:
+        store.put(bad.key, to_npy_bytes(np.zeros((SHAPE[0] + 1, SHAPE[1]), np.float32)))
+    result, acc = reduce_messages(store, manifest, [good[0], bad, good[1]])
+    assert [e.shot for _, e in result.rejected] == [2]
+    assert acc.shots == {1, 3}
+    np.testing.assert_array_equal(load_accumulator(store, RUN, 1).total, _partial(1) + _partial(3))
+
+
+class RacingStore(MemoryStore):
+    """Two reducers read the accumulator, then both add their batch and write (the FIFO group lock lapsed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(2, timeout=10)
+        self.waited: set[int] = set()
+
+    def open(self, key):
+        if threading.get_ident() not in self.waited:  # the first partial each reducer reads
+            self.waited.add(threading.get_ident())
+            self.barrier.wait()  # both have read the accumulator by now
+        return super().open(key)
+
+
+def test_two_reducers_on_one_iteration_lose_no_shot():
+    store = RacingStore()
+    manifest = _setup(store, [1, 2, 3, 4])
+    batches = [[_worker_writes(store, 1), _worker_writes(store, 2)], [_worker_writes(store, 3), _worker_writes(store, 4)]]
+    with ThreadPoolExecutor(2) as pool:
+        results = [r for r, _ in pool.map(lambda batch: reduce_messages(store, manifest, batch), batches)]
+    acc = load_accumulator(store, RUN, 1)
+    assert acc.shots == {1, 2, 3, 4}
+    np.testing.assert_array_equal(acc.total, sum(_partial(s) for s in (1, 2, 3, 4)))
+    assert acc.misfit == 2 + 3 + 4 + 5
+    assert sorted(r.write_attempts for r in results) == [1, 2]  # the loser re-read and wrote once more
 
 
 def test_the_update_subtracts_step_times_sum_from_the_previous_image():
