@@ -19,7 +19,9 @@ Every evaluation of a template role is counted (`stats`): calls and distinct (ro
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import threading
 import urllib.parse
 from collections import Counter
@@ -194,7 +196,8 @@ class LocalIam:
             return None  # always allowed, as on AWS
         arn = None if resource in ("*", "arn:aws:s3:::*") else resource
         try:
-            self.authorize(principal.role, action, arn, _moto_context(request, action))
+            for one in _per_object(request, action, arn):
+                self.authorize(principal.role, action, one, _moto_context(request, action))
         except AccessDenied as denied:
             raise _moto_error(request, str(denied)) from None
         if action == "sts:AssumeRole" and arn is not None:
@@ -216,6 +219,16 @@ class LocalIam:
                    f"(its trust policy does not name {principal.role.arn})")
         self.denials.append(message)
         raise _moto_error(request, message)
+
+
+def _per_object(request, action: str, resource: str | None) -> list[str | None]:
+    """S3 authorizes a multi-object delete (DeleteObjects) as s3:DeleteObject on each key; moto names the
+    bucket."""
+    if action != "s3:DeleteObject" or resource is None or "/" in resource.split(":::", 1)[-1]:
+        return [resource]
+    body = request._body.decode() if isinstance(request._body, bytes) else str(request._body or "")
+    keys = [html.unescape(k) for k in re.findall(r"<Key>(.*?)</Key>", body, re.DOTALL)]
+    return [f"{resource}/{key}" for key in keys] or [resource]
 
 
 def _moto_context(request, action: str) -> dict[str, Any]:

@@ -101,6 +101,8 @@ class PolicyResolver:
             return role_arn(self.role_name(logical_id))
         if rtype == "AWS::Logs::LogGroup" and attribute == "Arn":
             return log_group_arn(self.log_group_name(logical_id))
+        if rtype == "AWS::S3::Bucket" and attribute == "Arn" and logical_id in self.overrides:
+            return f"arn:aws:s3:::{self.overrides[logical_id]}"  # the local bucket's name
         return None
 
     def role_name(self, logical_id: str) -> str:
