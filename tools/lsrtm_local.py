@@ -320,6 +320,8 @@ def write_outputs(run: LocalRun, workdir: Path, settings: DemoSettings) -> dict[
         "worker_retries": run.retried_children,
         "reducer_invocations": run.reducer_invocations,
         "states_entered": len(run.events),
+        "iam": run.iam,
+        "access_denied": run.denials,
         "report": run.report,
     }
     if run.images:
@@ -369,6 +371,11 @@ def demo(cdk_out: Path, workdir: Path, settings: DemoSettings, console) -> int:
     colour = "green" if run.status == "SUCCEEDED" else "red"
     console.print(f"[{colour}]{run.status}[/] in {run.elapsed_s:.0f} s; {run.submitted_jobs} Batch jobs, "
                   f"{run.reducer_invocations} reducer invocations")
+    console.print(f"IAM: {run.iam.get('calls_evaluated', 0)} calls evaluated under the synthesized roles, "
+                  f"{run.iam.get('distinct_role_action_pairs', 0)} distinct (role, action) pairs, "
+                  f"{run.iam.get('denied', 0)} refused")
+    for denial in run.denials:
+        console.print(f"[red]AccessDenied[/] {denial}")
     if run.status != "SUCCEEDED":
         console.print(f"{run.error}: {run.cause}")
     misfits = [e["misfit"] for e in (run.report or {}).get("iterations", [])]
