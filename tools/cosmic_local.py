@@ -16,6 +16,7 @@ from the definition, as everything else does: change the stack, and this runs th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -30,9 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from tools.lambdas import LocalContext, load_handler
-from tools.local_cloud.environment import FAKE_CREDENTIALS, environment, local_bucket_name
+from tools.local_cloud.environment import local_bucket_name
+from tools.local_cloud.lambda_runtime import FunctionRuntime, function_environment
+from tools.local_cloud.local_iam import LocalIam
 from tools.local_cloud.moto_server import moto_server
+from tools.local_cloud.stack_iam import StackIam
 from tools.local_cloud.template import REPO_ROOT, FunctionSpec, SynthesizedStack
+from tools.local_cloud.template_roles import PolicyResolver, log_stream_arn
 from tools.local_sfn import Integrations, LocalStateMachine
 
 STACK = "FmiStack"
@@ -65,6 +70,8 @@ class LocalCosmicRun:
     invocations: list[Invocation] = field(default_factory=list)
     rendezvous: dict = field(default_factory=dict)  # the server's counters after the run
     states: list[str] = field(default_factory=list)
+    iam: dict = field(default_factory=dict)  # calls evaluated, refused, distinct (role, action) pairs
+    denials: list[str] = field(default_factory=list)
 
 
 class _Errors:
@@ -82,8 +89,10 @@ class _Errors:
 class ProcessLambda:
     """A Lambda handler run in a fresh Python process per invocation (JSON in, JSON out, errors by name)."""
 
-    def __init__(self, folder: str, env: dict[str, str], log_dir: Path, timeout_s: float) -> None:
+    def __init__(self, folder: str, env: dict[str, str], log_dir: Path, timeout_s: float,
+                 on_start: Callable[[str], None] = lambda stream: None) -> None:
         self.folder, self.env, self.log_dir, self.timeout_s = folder, env, log_dir, timeout_s
+        self.on_start = on_start  # what the Lambda service does with the role first (the log stream)
         self.invocations: list[Invocation] = []
         self._lock = threading.Lock()
 
@@ -93,6 +102,7 @@ class ProcessLambda:
             record = Invocation(rank=rank, start=time.monotonic(),
                                 log=self.log_dir / f"{self.folder}-{len(self.invocations):04d}-rank{rank}.log")
             self.invocations.append(record)
+        self.on_start(record.log.stem)
         with tempfile.TemporaryDirectory(prefix="lambda-") as tmp:
             request, response = Path(tmp) / "event.json", Path(tmp) / "response.json"
             request.write_text(json.dumps(event))
@@ -125,10 +135,6 @@ def _invoke_in_this_process(folder: str, request: Path, response: Path, timeout_
         return 1
     response.write_text(json.dumps({"response": result}))
     return 0
-
-
-def _in_process(folder: str) -> Callable[[Any, Any], Any]:
-    return lambda event, context: load_handler(folder)(event, context)
 
 
 def _upload_inputs(s3, data_bucket: str, code_bucket: str, samples: int, with_weights: bool, workdir: Path) -> None:
@@ -185,11 +191,10 @@ def run(
     machine_name, definition = stack.state_machine_ending(MACHINE_SUFFIX)
     execution = execution or f"local-{int(time.time())}"
 
-    import boto3
 
-    with moto_server() as moto_url, running_server() as rendezvous, \
-            environment({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_url}):
-        s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
+    with moto_server() as moto_url, running_server() as rendezvous, contextlib.ExitStack() as scope:
+        iam = LocalIam(moto_url)
+        s3 = iam.client("s3")  # the runner's own calls (inputs, results)
         overrides: dict[str, str] = {}
         for logical_id in stack.of_type("AWS::S3::Bucket"):
             overrides[logical_id] = local_bucket_name(logical_id)
@@ -197,30 +202,41 @@ def run(
         for logical_id in stack.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer"):
             overrides[f"{logical_id}.DNSName"] = "127.0.0.1"  # the NLB is the local rendezvous server
         functions = stack.functions(overrides)
+        stack_iam = StackIam(iam, PolicyResolver(stack, overrides)).prepare()
         validate = _one(functions, "cosmic_validate_input")
         validate.environment["RENDEZVOUS_PORT"] = str(rendezvous.port)
         data_bucket, code_bucket = validate.environment["DATA_BUCKET"], validate.environment["CODE_BUCKET"]
         results_bucket = validate.environment["RESULTS_BUCKET"]
 
+        scope.enter_context(iam.enforce())  # from here on every call is authorized by its caller's role
         on_progress(f"uploading {samples} synthetic samples{' and a state_dict' if with_weights else ''}")
         _upload_inputs(s3, data_bucket, code_bucket, samples, with_weights, workdir)
         for (role, key), body in (extra_objects or {}).items():
             s3.put_object(Bucket={"code": code_bucket, "data": data_bucket}[role], Key=key, Body=body)
 
-        integrations = Integrations()
+        integrations = Integrations(authorize=stack_iam.state_machine_authorizer(machine_name))
         executor: ProcessLambda | None = None
-        in_process_env: dict[str, str] = {}
+        runtimes: list[FunctionRuntime] = []
+        endpoints = {"AWS_ENDPOINT_URL": moto_url}
         for logical_id, fn in functions.items():
-            env = {k: str(v) for k, v in fn.environment.items()}
-            if fn.handler_folder == EXECUTOR:
-                child_env = {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": str(threads or 1)}
-                executor = ProcessLambda(EXECUTOR, child_env, workdir / "logs", timeout_s)
+            if fn.handler_folder == EXECUTOR:  # one process per rank: each invocation a cold environment
+                role, group = stack_iam.function_role(logical_id), stack_iam.function_log_group(logical_id)
+                child_env = function_environment(
+                    os.environ, {**fn.environment, "OMP_NUM_THREADS": str(threads or 1)}, iam.credentials(role),
+                    function_name=fn.logical_id, region=iam.region, endpoints=endpoints)
+
+                def log_writes(stream: str, role=role, group=group) -> None:
+                    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+                        iam.authorize(role, action, log_stream_arn(group, stream),
+                                      on_behalf="the Lambda service writing the function's logs")
+
+                executor = ProcessLambda(EXECUTOR, child_env, workdir / "logs", timeout_s, on_start=log_writes)
                 integrations.register_lambda(logical_id, executor, timeout_s=timeout_s)
             else:
-                for key, value in env.items():
-                    if key != "POWERTOOLS_SERVICE_NAME" and in_process_env.setdefault(key, value) != value:
-                        raise ValueError(f"functions disagree on {key}: {in_process_env[key]!r} vs {value!r}")
-                integrations.register_lambda(logical_id, _in_process(fn.handler_folder))
+                runtime = stack_iam.lambda_runtime(fn, endpoints=endpoints, log_dir=workdir / "logs",
+                                                   base_environment=dict(os.environ))
+                runtimes.append(runtime)
+                integrations.register_lambda(logical_id, runtime)
         if executor is None:
             raise LookupError(f"no function of {STACK} runs the {EXECUTOR} handler")
 
@@ -233,15 +249,18 @@ def run(
 
         on_progress(f"executing {machine_name} ({request.get('world_size')} ranks)")
         start = time.monotonic()
-        with environment(in_process_env):
+        try:
             result = machine.execute(request, name=execution, timeout=timeout_s, on_event=progress)
+        finally:
+            for runtime in runtimes:
+                runtime.close()
         elapsed = time.monotonic() - start
         results_dir = _download_results(s3, results_bucket, f"runs/{execution}/", workdir / "results")
         counters = dict(vars(rendezvous.server.counters))
     return LocalCosmicRun(
         status=result.status, error=result.error, cause=result.cause, output=result.output, execution=execution,
         elapsed_s=elapsed, results_dir=results_dir, invocations=list(executor.invocations), rendezvous=counters,
-        states=result.states_entered(),
+        states=result.states_entered(), iam=iam.stats.summary(), denials=list(iam.denials),
     )
 
 
@@ -309,6 +328,11 @@ def main(argv: list[str] | None = None) -> int:
                  workdir=a.workdir, on_progress=lambda m: print(f"[cosmicai] {m}", file=sys.stderr, flush=True))
     print(f"[cosmicai] {result.status} in {result.elapsed_s:.1f} s; rendezvous pairs: "
           f"{result.rendezvous.get('pairs_completed')}", file=sys.stderr)
+    print(f"[cosmicai] IAM: {result.iam.get('calls_evaluated')} calls evaluated under the synthesized roles, "
+          f"{result.iam.get('distinct_role_action_pairs')} distinct (role, action) pairs, "
+          f"{result.iam.get('denied')} refused", file=sys.stderr)
+    for denial in result.denials:
+        print(f"[cosmicai] AccessDenied {denial}", file=sys.stderr)
     if result.status != "SUCCEEDED":
         print(f"[cosmicai] {result.error}: {result.cause}", file=sys.stderr)
         return 1

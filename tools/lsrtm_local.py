@@ -20,11 +20,14 @@ from pathlib import Path
 import boto3
 import numpy as np
 
-from tools.lambdas import invoke, load_handler
 from tools.local_cloud.batch_emulator import JobDefinitionSpec, LocalBatch
-from tools.local_cloud.environment import FAKE_CREDENTIALS, environment, local_bucket_name
+from tools.local_cloud.environment import environment, local_bucket_name
 from tools.local_cloud.event_sources import SqsEventSource
+from tools.local_cloud.lambda_runtime import CALLER_ONLY, FunctionRuntime
+from tools.local_cloud.local_iam import LocalIam
+from tools.local_cloud.stack_iam import StackIam, access_key_of
 from tools.local_cloud.template import ENTRYPOINTS, REPO_ROOT, SynthesizedStack, matches
+from tools.local_cloud.template_roles import PolicyResolver
 
 
 @dataclass
@@ -41,17 +44,20 @@ class LocalRun:
     retried_children: int
     dataset: object  # tools.seismic_data.Dataset: the local files the shots were made from
     events: list[str] = field(default_factory=list)
+    iam: dict = field(default_factory=dict)  # calls evaluated, refused, distinct (role, action) pairs
+    denials: list[str] = field(default_factory=list)  # each AccessDenied message of the run
 
 
 class LocalStack:
     """The synthesized stack's queues, buckets, functions, jobs and rules, wired to local stand-ins."""
 
-    def __init__(self, stack: SynthesizedStack, moto_url: str, workdir: Path, max_parallel: int,
+    def __init__(self, stack: SynthesizedStack, iam: LocalIam, workdir: Path, max_parallel: int,
                  on_progress: Callable[[str], None]) -> None:
         self.stack = stack
         self.on_progress = on_progress
-        self.s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
-        self.sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="us-east-1")
+        self.workdir = workdir
+        self.iam = iam
+        self.s3, self.sqs = iam.client("s3"), iam.client("sqs")  # the runner's own calls (inputs, results)
         self.overrides: dict[str, str] = {}
         for logical_id in stack.of_type("AWS::S3::Bucket"):
             name = local_bucket_name(logical_id)
@@ -69,10 +75,14 @@ class LocalStack:
         for logical_id in stack.of_type("AWS::Batch::JobQueue"):  # Ref and GetAtt JobQueueArn: the same ARN
             self.overrides[f"{logical_id}.JobQueueArn"] = stack.resolve({"Ref": logical_id})
         self.functions = stack.functions(self.overrides)
+        self.stack_iam = StackIam(iam, PolicyResolver(stack, self.overrides)).prepare()
+        self.runtimes: dict[str, FunctionRuntime] = {}
         self.batch = LocalBatch(
             job_definitions=self._job_definitions(),
             job_queues={stack.resolve({"Ref": q}) for q in stack.of_type("AWS::Batch::JobQueue")},
-            base_environment={**os.environ, **FAKE_CREDENTIALS, "PYTHONPATH": str(REPO_ROOT)},
+            base_environment={**{k: v for k, v in os.environ.items() if k not in CALLER_ONLY},
+                              "AWS_DEFAULT_REGION": iam.region, "PYTHONPATH": str(REPO_ROOT),
+                              "AWS_ENDPOINT_URL_S3": iam.moto_url, "AWS_ENDPOINT_URL_SQS": iam.moto_url},
             log_dir=workdir / "batch-logs",
             max_parallel=max_parallel,
             on_event=self.deliver_event,
@@ -101,36 +111,45 @@ class LocalStack:
                 attempts=int(retry.get("Attempts", 1)),
                 evaluate_on_exit=retry.get("EvaluateOnExit", []),
                 timeout_s=props.get("Timeout", {}).get("AttemptDurationSeconds"),
+                role_environment=self.iam.credentials(self.stack_iam.role(container["JobRoleArn"])),
+                before_start=self.stack_iam.container_start_check(
+                    container.get("ExecutionRoleArn"), container.get("Image"),
+                    container.get("LogConfiguration", {}).get("Options")),
             )
         return specs
 
-    def lambda_environment(self) -> dict[str, str]:
-        """Every function's variables at once (handlers run in this process); they must not conflict."""
-        merged: dict[str, str] = {}
-        for fn in self.functions.values():
-            for key, value in fn.environment.items():
-                if key == "POWERTOOLS_SERVICE_NAME":
-                    continue  # each handler names its own service
-                if merged.get(key, value) != value:
-                    raise ValueError(f"functions disagree on {key}: {merged[key]!r} vs {value!r}")
-                merged[key] = str(value)
-        return merged
+    def start_functions(self, endpoints: dict[str, str]) -> None:
+        """Each function as its own worker processes with its role's credentials (started on first use)."""
+        base = {**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"}
+        for logical_id, fn in self.functions.items():
+            self.runtimes[logical_id] = self.stack_iam.lambda_runtime(
+                fn, endpoints=endpoints, log_dir=self.workdir / "lambda-logs", base_environment=base)
+
+    def stop_functions(self) -> None:
+        for runtime in self.runtimes.values():
+            runtime.close()
 
     def deliver_event(self, event: dict) -> None:
-        """EventBridge: every rule whose pattern matches invokes its target functions."""
-        for pattern, targets in self.rules:
+        """EventBridge: every rule whose pattern matches invokes its target functions (if they let it)."""
+        for rule_id, pattern, targets in self.rules:
             if matches(pattern, event):
                 for logical_id in targets:
                     self.on_progress(f"event {event['detail-type']} -> {self.functions[logical_id].handler_folder}")
-                    invoke(self.functions[logical_id].handler_folder, event)
+                    self.stack_iam.check_rule_may_invoke(rule_id, logical_id)
+                    self.runtimes[logical_id](event)
 
     def event_sources(self) -> list[SqsEventSource]:
+        """The SQS event source polls and deletes with the function's role, as Lambda does."""
         sources = []
         for queue_id, function_id, batch_size in self.stack.event_source_mappings():
-            folder = self.functions[function_id].handler_folder
+            credentials = self.iam.credentials(self.stack_iam.function_role(function_id))
+            sqs = boto3.client("sqs", endpoint_url=self.iam.moto_url, region_name=self.iam.region,
+                               aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                               aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+                               aws_session_token=credentials["AWS_SESSION_TOKEN"])
             sources.append(SqsEventSource(
-                self.sqs, self.queue_urls[queue_id], self.overrides[f"{queue_id}.Arn"],
-                lambda event, folder=folder: invoke(folder, event), batch_size=batch_size,
+                sqs, self.queue_urls[queue_id], self.overrides[f"{queue_id}.Arn"],
+                self.runtimes[function_id], batch_size=batch_size,
             ))
         return sources
 
@@ -194,10 +213,8 @@ def run_local(
     `extra_objects`: more objects for the data bucket (key -> bytes), e.g. broken shots.
     """
     from adapters.s3_store import S3Store
-    from tools.local_cloud.batch_emulator import BatchHttpServer
     from tools.local_cloud.moto_server import moto_server
-    from tools.local_sfn import Integrations, LocalStateMachine
-    from tools.seismic_data import make_synthetic, upload
+    from tools.seismic_data import make_synthetic
     from workloads.lsrtm import layout
     from workloads.lsrtm.arrays import from_npy_bytes
     from workloads.lsrtm.store import ObjectNotFound
@@ -210,46 +227,22 @@ def run_local(
                              record_ms=settings.record_ms)
 
     started = time.perf_counter()
-    with moto_server() as moto_url, environment({
-        **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL_S3": moto_url, "AWS_ENDPOINT_URL_SQS": moto_url,
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }):
-        local = LocalStack(stack, moto_url, workdir, max_parallel or os.cpu_count() or 1, on_progress)
-        bucket = local.data_bucket()
-        sections = upload(local.s3, bucket, "examples/synthetic/", dataset, show_progress=False)
-        for key, body in (extra_objects or {}).items():
-            local.s3.put_object(Bucket=bucket, Key=key, Body=body)
-        run_input = {**execution_input(sections, settings), **(input_override or {})}
-        integrations = Integrations()
-        for logical_id, fn in local.functions.items():  # tools.asl names functions by logical id
-            integrations.register_lambda(logical_id, load_handler(fn.handler_folder))
-        machine = LocalStateMachine(definition, integrations, name=machine_name)
-        if kill_first_attempt is not None:
-            iteration, index = kill_first_attempt
-            local.batch.kill_first_attempt_of.add((f"{execution_name}-it{iteration}", index))
-        sources = local.event_sources()
-        with BatchHttpServer(local.batch) as batch_server, machine.callback_server() as callbacks, environment({
-            "AWS_ENDPOINT_URL_BATCH": batch_server.url, **callbacks.environment(), **local.lambda_environment(),
-        }):
-            for source in sources:
-                source.start()
+    with moto_server() as moto_url:
+        iam = LocalIam(moto_url)
+        local = LocalStack(stack, iam, workdir, max_parallel or os.cpu_count() or 1, on_progress)
+        with iam.enforce(), environment({"AWS_ENDPOINT_URL_S3": moto_url, "AWS_ENDPOINT_URL_SQS": moto_url}):
+            result, sources = _execute(local, definition, machine_name, dataset, settings, execution_name,
+                                       input_override, kill_first_attempt, extra_objects, on_progress)
+            bucket = local.data_bucket()
+            store = S3Store(bucket, local.s3)
             try:
-                result = machine.execute(run_input, name=execution_name, timeout=settings.timeout_s,
-                                         on_event=lambda e: on_progress(f"state {e.state_name}")
-                                         if e.is_state_entered else None)
-            finally:
-                for source in sources:
-                    source.stop()
-                local.batch.shutdown()
-        store = S3Store(bucket, local.s3)
-        try:
-            report = json.loads(store.get(layout.report_key(execution_name)))
-        except ObjectNotFound:
-            report = None  # the input was rejected before a run existed
-        images = {
-            entry["iteration"]: from_npy_bytes(store.get(entry["image_key"]))
-            for entry in (report or {}).get("iterations", [])
-        }
+                report = json.loads(store.get(layout.report_key(execution_name)))
+            except ObjectNotFound:
+                report = None  # the input was rejected before a run existed
+            images = {
+                entry["iteration"]: from_npy_bytes(store.get(entry["image_key"]))
+                for entry in (report or {}).get("iterations", [])
+            }
     return LocalRun(
         status=result.status, error=result.error, cause=result.cause, output=result.output, report=report,
         images=images, elapsed_s=time.perf_counter() - started,
@@ -257,7 +250,56 @@ def run_local(
         events=result.states_entered(),
         submitted_jobs=len(local.batch.jobs), dataset=dataset,
         retried_children=sum(max(0, len(c.attempts) - 1) for j in local.batch.jobs.values() for c in j.children),
+        iam=iam.stats.summary(), denials=list(iam.denials),
     )
+
+
+def _execute(local: LocalStack, definition: dict, machine_name: str, dataset, settings: DemoSettings,
+             execution_name: str, input_override: dict | None, kill_first_attempt: tuple[int, int] | None,
+             extra_objects: dict[str, bytes] | None, on_progress: Callable[[str], None]):
+    """Upload the inputs, start every local service with the template's IAM, run one execution."""
+    from tools.local_cloud.batch_emulator import BatchHttpServer
+    from tools.local_sfn import Integrations, LocalStateMachine
+    from tools.local_sfn.callback_server import CallbackServer
+    from tools.local_sfn.tokens import TaskTokens
+    from tools.seismic_data import upload
+
+    bucket = local.data_bucket()
+    sections = upload(local.s3, bucket, "examples/synthetic/", dataset, show_progress=False)
+    for key, body in (extra_objects or {}).items():
+        local.s3.put_object(Bucket=bucket, Key=key, Body=body)
+    run_input = {**execution_input(sections, settings), **(input_override or {})}
+    stack_iam = local.stack_iam
+    integrations = Integrations(authorize=stack_iam.state_machine_authorizer(machine_name))
+    tokens = TaskTokens()
+    if kill_first_attempt is not None:
+        iteration, index = kill_first_attempt
+        local.batch.kill_first_attempt_of.add((f"{execution_name}-it{iteration}", index))
+
+    def batch_caller(headers, action: str, resource: str, context: dict) -> None:
+        local.iam.authorize_key(access_key_of(headers), action, resource, context)
+
+    with BatchHttpServer(local.batch, authorize=batch_caller) as batch_server, \
+            CallbackServer(tokens, authorize=stack_iam.callback_authorizer()) as callbacks:
+        local.start_functions({"AWS_ENDPOINT_URL_S3": local.iam.moto_url, "AWS_ENDPOINT_URL_SQS": local.iam.moto_url,
+                               "AWS_ENDPOINT_URL_BATCH": batch_server.url, **callbacks.environment()})
+        for logical_id, runtime in local.runtimes.items():  # tools.asl names functions by logical id
+            integrations.register_lambda(logical_id, runtime)
+        machine = LocalStateMachine(definition, integrations, name=machine_name, tokens=tokens)
+        sources = local.event_sources()
+        execution = machine.start(run_input, name=execution_name,
+                                  on_event=lambda e: on_progress(f"state {e.state_name}") if e.is_state_entered else None)
+        for source in sources:  # a source whose polling is refused stops the run with the refusal
+            source.on_error = lambda message: execution.stop("SQS.EventSourceFailed", message)
+            source.start()
+        try:
+            result = execution.wait(settings.timeout_s)
+        finally:
+            for source in sources:
+                source.stop()
+            local.batch.shutdown()
+            local.stop_functions()
+    return result, sources
 
 
 # --- what a person looks at ---------------------------------------------------------------------------
@@ -278,6 +320,8 @@ def write_outputs(run: LocalRun, workdir: Path, settings: DemoSettings) -> dict[
         "worker_retries": run.retried_children,
         "reducer_invocations": run.reducer_invocations,
         "states_entered": len(run.events),
+        "iam": run.iam,
+        "access_denied": run.denials,
         "report": run.report,
     }
     if run.images:
@@ -327,6 +371,11 @@ def demo(cdk_out: Path, workdir: Path, settings: DemoSettings, console) -> int:
     colour = "green" if run.status == "SUCCEEDED" else "red"
     console.print(f"[{colour}]{run.status}[/] in {run.elapsed_s:.0f} s; {run.submitted_jobs} Batch jobs, "
                   f"{run.reducer_invocations} reducer invocations")
+    console.print(f"IAM: {run.iam.get('calls_evaluated', 0)} calls evaluated under the synthesized roles, "
+                  f"{run.iam.get('distinct_role_action_pairs', 0)} distinct (role, action) pairs, "
+                  f"{run.iam.get('denied', 0)} refused")
+    for denial in run.denials:
+        console.print(f"[red]AccessDenied[/] {denial}")
     if run.status != "SUCCEEDED":
         console.print(f"{run.error}: {run.cause}")
     misfits = [e["misfit"] for e in (run.report or {}).get("iterations", [])]

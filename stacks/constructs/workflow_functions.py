@@ -44,6 +44,9 @@ class WorkflowFunction(Construct):
             raise ValueError(f"no handler lambda/{handler_folder}/handler.py")
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        # a role of our own gets no log permissions by default: without this the function writes no logs.
+        # Only its own group and that group's streams (the group's ARN ends in :*).
+        self.log_group.grant_write(self.role)
         self.function = lambda_.DockerImageFunction(
             self,
             "Function",

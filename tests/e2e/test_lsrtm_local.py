@@ -38,6 +38,9 @@ def test_the_synthesized_workflow_succeeds_and_the_misfit_decreases(baseline):
     assert baseline.reducer_invocations <= SMALL.iterations * (SMALL.batchsize + 1)
     assert baseline.retried_children == 0
     assert baseline.events[:2] == ["ValidateInput", "MoreIterations"] and baseline.events[-1] == "Done"
+    # every handler, worker and Step Functions call ran under its synthesized role, and none was refused
+    assert baseline.denials == [] and baseline.iam["denied"] == 0
+    assert baseline.iam["calls_evaluated"] > 100 and baseline.iam["distinct_role_action_pairs"] > 25
 
 
 def test_a_worker_killed_once_is_retried_and_the_result_is_unchanged(synthesized, workdir, baseline):

@@ -37,6 +37,9 @@ class JobDefinitionSpec:
     attempts: int
     evaluate_on_exit: list[dict]
     timeout_s: float | None
+    role_environment: dict[str, str] = field(default_factory=dict)  # the job role's session
+    # the execution role's work before the container starts (image pull, log stream); raises when refused
+    before_start: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -57,6 +60,7 @@ class Job:
     environment: dict[str, str]
     parameters: dict[str, str]
     children: list[Child]
+    tags: dict[str, str] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
     terminated: bool = False
 
@@ -124,6 +128,7 @@ class LocalBatch:
             environment={**definition.environment, **overrides},
             parameters=request.get("parameters", {}),
             children=[Child(i) for i in range(size)] if size else [Child(None)],
+            tags=dict(request.get("tags", {})),
         )
         with self._lock:
             self.jobs[job.job_id] = job
@@ -152,6 +157,18 @@ class LocalBatch:
                 if child.process and child.process.poll() is None:
                     child.process.kill()
         return {}
+
+    def permissions(self, operation: str, request: dict) -> list[tuple[str, str, dict]]:
+        """(IAM action, resource, condition context) a caller needs for one API request."""
+        if operation == "submit_job":
+            definition = self.job_definitions.get(request.get("jobDefinition", ""))
+            return [("batch:SubmitJob", str(request.get("jobQueue")), {}),
+                    ("batch:SubmitJob", definition.arn if definition else str(request.get("jobDefinition")), {})]
+        if operation == "terminate_job":
+            job = self.jobs.get(str(request.get("jobId", "")).split(":")[0])
+            tags = {f"aws:ResourceTag/{k}": v for k, v in (job.tags if job else {}).items()}
+            return [("batch:TerminateJob", f"arn:aws:batch:us-east-1:123456789012:job/{request.get('jobId')}", tags)]
+        return [("batch:DescribeJobs", "*", {})]
 
     def shutdown(self) -> None:
         for job in list(self.jobs.values()):
@@ -189,12 +206,19 @@ class LocalBatch:
         self.on_event(self._state_change_event(job, child))
 
     def _attempt(self, job: Job, child: Child, attempt: int) -> tuple[int | None, str]:
-        env = {**self.base_environment, **job.environment, "AWS_BATCH_JOB_ID": job.job_id,
+        env = {**self.base_environment, **job.definition.role_environment, **job.environment,
+               "AWS_BATCH_JOB_ID": job.job_id,
                "AWS_BATCH_JOB_ATTEMPT": str(attempt)}
         if child.index is not None:
             env["AWS_BATCH_JOB_ARRAY_INDEX"] = str(child.index)
             env["AWS_BATCH_JOB_ID"] = f"{job.job_id}:{child.index}"
         log_path = self._log_path(job, child, attempt)
+        if job.definition.before_start is not None:
+            try:
+                job.definition.before_start(log_path.stem)
+            except Exception as exc:  # as Batch reports an execution role that cannot pull or log
+                log_path.write_text(f"{exc}\n")
+                return None, f"ResourceInitializationError: {exc}"
         kill = attempt == 1 and any(
             job.name.startswith(prefix) and index == child.index for prefix, index in self.kill_first_attempt_of
         )
@@ -256,11 +280,15 @@ class BatchHttpServer(LocalApiServer):
 
     ROUTES = {"/v1/submitjob": "submit_job", "/v1/describejobs": "describe_jobs", "/v1/terminatejob": "terminate_job"}
 
-    def __init__(self, batch: LocalBatch) -> None:
+    def __init__(self, batch: LocalBatch, authorize: Callable[[object, str, str, dict], None] | None = None) -> None:
+        """`authorize(headers, action, resource, context)` raises an ApiError for a caller who may not."""
         def dispatch(path: str, headers, body: dict) -> dict:
             operation = self.ROUTES.get(path.rstrip("/"))
             if operation is None:
                 raise BatchError("ClientException", f"operation {path} is not emulated")
+            if authorize is not None:
+                for action, resource, context in batch.permissions(operation, body):
+                    authorize(headers, action, resource, context)
             return getattr(batch, operation)(body)
 
         super().__init__(dispatch, "application/json")

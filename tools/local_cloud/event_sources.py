@@ -45,6 +45,9 @@ class SqsEventSource:
         self.invocations = 0
         self.failed_records = 0
         self.errors: list[str] = []
+        # called once if polling itself fails (e.g. the function's role may not receive): the source stops,
+        # as Lambda disables a mapping it cannot poll
+        self.on_error: Callable[[str], None] = lambda message: None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name=f"esm-{queue_arn.rsplit(':', 1)[-1]}")
 
@@ -58,14 +61,19 @@ class SqsEventSource:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            response = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=self.batch_size,
-                WaitTimeSeconds=1,
-                VisibilityTimeout=30,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            )
+            try:
+                response = self.sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=self.batch_size,
+                    WaitTimeSeconds=1,
+                    VisibilityTimeout=30,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                )
+            except Exception as exc:  # noqa: BLE001 - whatever stops polling is reported, then the source stops
+                self.errors.append(str(exc))
+                self.on_error(f"the event source mapping of {self.queue_arn} stopped polling: {exc}")
+                return
             messages = response.get("Messages", [])
             if messages:
                 self._deliver(messages)
@@ -86,4 +94,8 @@ class SqsEventSource:
                     QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=self.retry_after_s
                 )
             else:
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+                try:
+                    self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+                except Exception as exc:  # noqa: BLE001 - a refused delete: the message comes back, reported
+                    self.errors.append(str(exc))
+                    self.on_error(f"the event source mapping of {self.queue_arn} could not delete a message: {exc}")

@@ -93,13 +93,13 @@ class SynthesizedStack:
             out.append((queue, props["FunctionName"]["Ref"], int(props.get("BatchSize", 10))))
         return out
 
-    def event_rules(self, overrides: dict[str, Any] | None = None) -> list[tuple[dict, list[str]]]:
-        """(event pattern with local values, target function logical ids) per EventBridge rule."""
+    def event_rules(self, overrides: dict[str, Any] | None = None) -> list[tuple[str, dict, list[str]]]:
+        """(rule logical id, event pattern with local values, target function logical ids) per EventBridge rule."""
         out = []
-        for rule in self.of_type("AWS::Events::Rule").values():
+        for logical_id, rule in self.of_type("AWS::Events::Rule").items():
             props = rule["Properties"]
             targets = [t["Arn"]["Fn::GetAtt"][0] for t in props.get("Targets", []) if "Fn::GetAtt" in t["Arn"]]
-            out.append((self.resolve(props["EventPattern"], overrides), targets))
+            out.append((logical_id, self.resolve(props["EventPattern"], overrides), targets))
         return out
 
 

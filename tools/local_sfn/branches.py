@@ -10,6 +10,7 @@ from typing import Any
 
 from tools.local_sfn import io_processing, map_limits
 from tools.local_sfn.errors import RUNTIME, Cancelled, StatesError
+from tools.local_sfn.resources import STATES_PREFIX
 from tools.local_sfn.runtime import RunContext
 
 INLINE_MAP_CONCURRENCY = 40  # AWS: an inline Map runs at most 40 iterations at once
@@ -40,6 +41,9 @@ def run_map(name: str, state: dict, effective_input: Any, rc: RunContext, entere
             iteration_input = io_processing.render(selector, effective_input, item_context)
         return run_graph(processor, iteration_input, branch)
 
+    if state.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+        # each iteration is a child execution of this state machine, started with its role
+        rc.integrations.authorize(f"{STATES_PREFIX}states:startExecution", {"StateMachineArn": rc.info.state_machine_arn})
     rc.record("MapStateStarted", state_name=name, length=len(items))
     return _fan_out(rc, name, "Map", len(items), iteration, workers, budget.absorb if budget else None)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -28,8 +29,13 @@ def _dispatch(tokens: TaskTokens, operation: str, body: dict[str, Any]) -> dict:
     return {}
 
 
+# (request headers, operation, task token) -> None, or TaskTokenError when the caller may not send it
+CallbackAuthorizer = Callable[[Mapping[str, str], str, str], None]
+
+
 class CallbackServer:
-    def __init__(self, tokens: TaskTokens, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, tokens: TaskTokens, host: str = "127.0.0.1", port: int = 0,
+                 authorize: CallbackAuthorizer | None = None) -> None:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 target = self.headers.get("X-Amz-Target", "")
@@ -38,7 +44,10 @@ class CallbackServer:
                     body = json.loads(self.rfile.read(length) or b"{}")
                     if not target.startswith(TARGET_PREFIX) or not isinstance(body, dict):
                         raise TaskTokenError("UnknownOperationException", f"bad X-Amz-Target {target!r}")
-                    status, payload = 200, _dispatch(tokens, target[len(TARGET_PREFIX):], body)
+                    operation = target[len(TARGET_PREFIX):]
+                    if authorize is not None:
+                        authorize(self.headers, operation, str(body.get("taskToken", "")))
+                    status, payload = 200, _dispatch(tokens, operation, body)
                 except TaskTokenError as exc:
                     status, payload = 400, {"__type": exc.code, "message": exc.message}
                 except json.JSONDecodeError as exc:

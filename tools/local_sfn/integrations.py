@@ -34,6 +34,8 @@ from tools.local_sfn.resources import (
 
 ServiceCallable = Callable[[Any, TaskContext], Any]
 LambdaHandler = Callable[[Any, Any], Any]
+# (a Task's resource ARN, its parameters) -> None, or StatesError when the state machine's role may not call it
+Authorizer = Callable[[str, Any], None]
 
 
 class LambdaContext:
@@ -87,9 +89,11 @@ def _invoke_payload(payload: Any) -> Any:
 class Integrations:
     """The registry. Each register_* returns self, so registrations chain."""
 
-    def __init__(self) -> None:
+    def __init__(self, authorize: Authorizer | None = None) -> None:
         self._functions: dict[str, _Function] = {}
         self._services: dict[str, ServiceCallable] = {}
+        # what Step Functions checks with the state machine's role before it calls a service
+        self.authorize: Authorizer = authorize or (lambda resource, parameters: None)
 
     # --- registration -------------------------------------------------------------------------------
     def register_lambda(self, function: str, handler: LambdaHandler, *, timeout_s: float = 900.0,
@@ -119,6 +123,7 @@ class Integrations:
         return resource.key in self._services
 
     def call(self, resource: Resource, parameters: Any, context: TaskContext) -> Any:
+        self.authorize(resource.arn, parameters)
         if resource.is_bare_lambda:
             return self.invoke_function(resource.function, parameters)
         if resource.key == "lambda:invoke" and resource.key not in self._services:

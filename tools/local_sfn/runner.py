@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.local_sfn import definition as definition_checks
-from tools.local_sfn.callback_server import CallbackServer
+from tools.local_sfn.callback_server import CallbackAuthorizer, CallbackServer
 from tools.local_sfn.errors import RUNTIME, TIMEOUT, Cancelled, DefinitionError, StatesError
 from tools.local_sfn.history import History, HistoryEvent, Trail
 from tools.local_sfn.integrations import Integrations
@@ -225,6 +225,7 @@ class LocalStateMachine:
     def send_task_heartbeat(self, token: str) -> None:
         self.tokens.send_task_heartbeat(token)
 
-    def callback_server(self) -> CallbackServer:
-        """An HTTP endpoint for this machine's tokens (use as a context manager; see .environment())."""
-        return CallbackServer(self.tokens)
+    def callback_server(self, authorize: CallbackAuthorizer | None = None) -> CallbackServer:
+        """An HTTP endpoint for this machine's tokens (use as a context manager; see .environment()).
+        `authorize(headers, operation, token)` may refuse a caller (raise TaskTokenError)."""
+        return CallbackServer(self.tokens, authorize=authorize)

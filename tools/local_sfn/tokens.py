@@ -142,3 +142,11 @@ def _well_formed(token: Any) -> bool:
     except (binascii.Error, ValueError):
         return False
     return isinstance(decoded, dict) and {"e", "s", "n"} <= decoded.keys()
+
+
+def execution_of(token: str) -> str | None:
+    """The ARN of the execution that issued a well-formed token (None otherwise)."""
+    if not _well_formed(token):
+        return None
+    body = token[len(PREFIX):]
+    return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["e"]

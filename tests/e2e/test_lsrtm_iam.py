@@ -1,0 +1,57 @@
+"""The LSRTM-SGD run executes under the synthesized IAM: take one grant out of the template and the local
+run fails with AWS's AccessDenied, naming the role, the action and the resource."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tools.lsrtm_local import STACK, DemoSettings, run_local
+
+pytestmark = pytest.mark.slow
+
+TINY = DemoSettings(iterations=1, batchsize=2, num_shots=2, shape=(101, 41), record_ms=700.0, timeout_s=120.0)
+
+
+def without_grant(outdir: Path, target: Path, role_prefix: str, action: str) -> Path:
+    """A copy of the stack's template whose policy for the role `role_prefix*` no longer grants `action`."""
+    template = json.loads((outdir / f"{STACK}.template.json").read_text())
+    removed = 0
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] != "AWS::IAM::Policy" or not any(
+                r.get("Ref", "").startswith(role_prefix) for r in props.get("Roles", [])):
+            continue
+        for statement in props["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if action in actions:
+                actions.remove(action)
+                statement["Action"] = actions or ["none:None"]
+                removed += 1
+    assert removed == 1, f"expected one statement of {role_prefix}* granting {action}, found {removed}"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / f"{STACK}.template.json").write_text(json.dumps(template))
+    return target
+
+
+@pytest.mark.parametrize(("role", "action", "resource"), [
+    # the function's own call: moto refuses the S3 read under the role's session
+    ("LsrtmWorkflowValidateInputRole", "s3:GetObject", "arn:aws:s3:::local-databuckete6b0faa8/examples/synthetic/"),
+    # what the Lambda service does with the role: the function's log stream
+    ("LsrtmWorkflowValidateInputRole", "logs:CreateLogStream", "arn:aws:logs:us-east-1:123456789012:log-group:"),
+])
+def test_a_grant_taken_out_of_the_template_fails_the_local_run_with_access_denied(
+        synthesized, tmp_path, role, action, resource):
+    outdir = without_grant(synthesized.outdir, tmp_path / "cdk.out", role, action)
+    run = run_local(outdir, tmp_path / "work", settings=TINY, execution_name="e2e-iam")
+    assert run.status == "FAILED"
+    assert run.events == ["ValidateInput", "InputRejected"]
+    # a HEAD request's refusal has no body, on AWS too: boto3 reports "(403) ... Forbidden"; the local run
+    # records each refusal's full message, as CloudTrail would
+    assert "AccessDenied" in run.cause or "(403)" in run.cause
+    (denial,) = run.denials
+    assert f"assumed-role/{role}" in denial and f"not authorized to perform: {action} on resource: {resource}" in denial
+    assert run.iam["denied"] == 1
+
