@@ -186,6 +186,7 @@ class BatchStack(Stack):
             mpi_job_definition_arn=self.mpi_job.job_definition_arn,
             # every attempt of the slowest child, plus time for Batch to start instances
             iteration_timeout=Duration.minutes(gradient_timeout + ITERATION_STARTUP_ALLOWANCE_MINUTES),
+            job_limits=cfg.job_limits(),
         )
 
         # --- what to do next -------------------------------------------------------------------

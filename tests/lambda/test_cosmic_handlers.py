@@ -87,7 +87,7 @@ def test_valid_input_becomes_a_plan_with_one_item_per_rank(s3, deployment):
     ({"world_size": 2, "data_key": "inputs/small.pt", "script_key": "s.py"}, "exactly one of data_key"),
     ({"world_size": 2, "data_key": "../etc/passwd"}, "not a plain S3 key"),
     ({"world_size": 2, "data_key": "inputs/small.pt", "colour": "red"}, "colour"),
-    ({"world_size": 2, "data_key": "inputs/missing.pt"}, "does not exist"),
+    ({"world_size": 2, "data_key": "inputs/missing.pt"}, "not found"),
     ({"world_size": 2, "data_key": "inputs/small.pt", "weights_key": "w.pt"}, "weights_key s3://cosmic-code/w.pt"),
     ({"world_size": 2, "data_key": "inputs/small.pt", "timeout_s": 600}, "timeout_s"),
     ([1, 2], "JSON object"),
