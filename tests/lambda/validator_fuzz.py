@@ -179,7 +179,10 @@ def _lsrtm() -> Iterator[None]:
             for key in (example["model"]["key"], example["model"]["water_key"]):
                 s3.put_object(Bucket=LSRTM_BUCKET, Key=key, Body=b"x")
             first = data.get("first_shot", 0)
-            for shot in range(first, first + data["num_shots"]):
+            # every shot of a small example (a mutated shot count still finds its last shot); else the ends
+            shots = range(first, first + data["num_shots"]) if data["num_shots"] <= 64 else (
+                first, first + data["num_shots"] - 1)
+            for shot in shots:
                 s3.put_object(Bucket=LSRTM_BUCKET, Key=f"{data['prefix']}{data['name']}{shot}.segy", Body=b"x")
         yield
 
