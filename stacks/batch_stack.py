@@ -200,7 +200,8 @@ class BatchStack(Stack):
             "ComputePools",
             value=self.to_json_string({key: pool.summary() for key, pool in self.pools.items()}),
             description="per compute environment key: queue, instance types, CPUs online per instance, "
-            "threads per core (2 = hyper-threading on), spot, multi-node (read by python -m tools.experiments)",
+            "memory and nodes a job can get, threads per core (2 = hyper-threading on), spot, multi-node "
+            "(read by python -m tools.experiments)",
         )
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(self, "MultiNodeStateMachineArn", value=self.workflow.multi_node_state_machine.state_machine_arn)

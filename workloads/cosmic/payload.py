@@ -42,7 +42,9 @@ def check_comm_name(name: str, world_size: int) -> str:
 
 def new_comm_name(execution_id: str | None = None, prefix: str = COMM_NAME_PREFIX) -> str:
     """A communicator name unique to one execution (stable for a given `execution_id`, random without one)."""
-    token = hashlib.sha256(execution_id.encode()).hexdigest()[:20] if execution_id else uuid.uuid4().hex[:20]
+    # surrogatepass: any str hashes (a lone surrogate from JSON's "\ud800" made plain encode() raise)
+    token = (hashlib.sha256(execution_id.encode("utf-8", "surrogatepass")).hexdigest()[:20] if execution_id
+             else uuid.uuid4().hex[:20])
     return f"{prefix}-{token}-"
 
 

@@ -71,6 +71,12 @@ def test_comm_names_are_unique_per_execution_and_fit_tcpunch() -> None:
         check_comm_name("x" * 90, 10**5)
 
 
+def test_any_execution_name_gives_a_comm_name() -> None:
+    # JSON can carry a lone surrogate ("\ud800"); the validator hashed it with a plain encode() and crashed
+    assert new_comm_name("exec-\ud800") != new_comm_name("exec-\ud801")
+    assert check_comm_name(new_comm_name("exec-\ud800"), 8)
+
+
 def fake_fmi(record: dict[str, Any]) -> types.ModuleType:
     """A stand-in with FMI's Python API shape that records what it is asked."""
     mod = types.ModuleType("fmi")
