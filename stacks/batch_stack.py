@@ -207,6 +207,7 @@ class BatchStack(Stack):
             mpi_job_definition_arn=self.mpi_job.job_definition_arn,
             # every attempt of the slowest child, plus time for Batch to start instances
             iteration_timeout=Duration.minutes(gradient_timeout + ITERATION_STARTUP_ALLOWANCE_MINUTES),
+            job_limits=cfg.job_limits(),
         )
 
         # --- what to do next -------------------------------------------------------------------
@@ -220,7 +221,8 @@ class BatchStack(Stack):
             "ComputePools",
             value=self.to_json_string({key: pool.summary() for key, pool in self.pools.items()}),
             description="per compute environment key: queue, instance types, CPUs online per instance, "
-            "threads per core (2 = hyper-threading on), spot, multi-node (read by python -m tools.experiments)",
+            "memory and nodes a job can get, threads per core (2 = hyper-threading on), spot, multi-node "
+            "(read by python -m tools.experiments)",
         )
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(

@@ -95,6 +95,17 @@ class ComputeEnvironmentConfig(_Strict):
     def usable_memory_mib(self) -> int:
         return min(int(instance_spec(t).memory_mib * ECS_USABLE_MEMORY_FRACTION) for t in self.instance_types)
 
+    def max_nodes(self) -> int:
+        """Most instances the environment can run at once: a multi-node job needs one per node, and Batch
+        counts an instance's full vCPUs against max_vcpus even with sibling threads offlined."""
+        return self.max_vcpus // min(instance_spec(t).vcpus for t in self.instance_types)
+
+    def limits(self) -> dict[str, int]:
+        """What one job on this environment can ever get: above any of these it waits in RUNNABLE forever.
+        The synth-time job check, the ComputePools output and the LSRTM input validator all read these."""
+        return {"online_cpus": self.usable_cpus_per_instance(), "usable_memory_mib": self.usable_memory_mib(),
+                "max_nodes": self.max_nodes()}
+
 
 class JobConfig(_Strict):
     queue: str = Field(description="key of the compute environment whose queue runs the job")
@@ -183,9 +194,23 @@ class BatchConfig(_Strict):
                     f"{name} needs {job.memory_mib} MiB but instances of {ce.key!r} can give a job at most "
                     f"{ce.usable_memory_mib()} MiB"
                 )
-        if not self.compute_environment(self.mpi_job.queue, setting="mpi_job.queue").multi_node:
+        mpi_ce = self.compute_environment(self.mpi_job.queue, setting="mpi_job.queue")
+        if not mpi_ce.multi_node:
             raise ValueError(f"mpi_job.queue={self.mpi_job.queue!r} is not a multi_node compute environment")
+        if self.mpi_job.num_nodes > mpi_ce.max_nodes():
+            raise ValueError(
+                f"mpi_job needs {self.mpi_job.num_nodes} nodes but compute environment {mpi_ce.key!r} runs at most "
+                f"{mpi_ce.max_nodes()} instances at once (max_vcpus={mpi_ce.max_vcpus})"
+            )
         return self
+
+    def job_limits(self) -> dict[str, dict]:
+        """The limits of the queues the LSRTM jobs run on ("array": the gradient job's, "multi_node": the MPI
+        job's), for the validator that checks an execution's job overrides before anything is submitted."""
+        return {
+            variant: {"compute_environment": job.queue, **self.compute_environment(job.queue).limits()}
+            for variant, job in (("array", self.gradient_job), ("multi_node", self.mpi_job))
+        }
 
     @property
     def az_count(self) -> int:

@@ -18,14 +18,15 @@ import hashlib
 import json
 import os
 import re
+from collections import Counter
 from typing import Literal
 
 import boto3
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from workloads.automon.config import RunConfig
 from workloads.automon.constants import AUTOMON, AUTOMON_PIP_SPEC_EXAMPLE, NODE_TYPES, SYNTHETIC
+from workloads.execution_input import InvalidInput, StrictInput, echo, parse_input
 
 logger = Logger(service="automon-validate-input")
 RUN_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
@@ -33,13 +34,7 @@ MAX_TOKEN = 128  # ECS startedBy: up to 128 letters, digits, '-' and '_'
 MAX_ITEMS = 200
 
 
-class InvalidInput(ValueError):
-    """The execution input cannot run; the message lists every problem."""
-
-
-class ExperimentInput(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ExperimentInput(StrictInput):
     algorithm: Literal["automon", "centralization"]
     node_types: list[str] | None = None
     error_bounds: dict[str, list[float]] | None = None
@@ -49,7 +44,7 @@ class ExperimentInput(BaseModel):
 def run_id_of(execution: str) -> str:
     run_id = RUN_ID_CHARS.sub("_", execution)[:80]
     if not run_id.strip("_"):
-        raise InvalidInput(f"execution name {execution!r} gives no usable run id")
+        raise InvalidInput(f"execution name {echo(execution)} gives no usable run id")
     return run_id
 
 
@@ -60,30 +55,24 @@ def _token(run_id: str, key: str) -> str:
     return token
 
 
-def _parse(raw: object) -> ExperimentInput:
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"the execution input must be a JSON object, got {type(raw).__name__}")
-    try:
-        return ExperimentInput.model_validate(raw)
-    except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc'])) or '(input)'}: {e['msg']}" for e in exc.errors()]
-        raise InvalidInput("invalid input: " + "; ".join(problems)) from None
+def _repeated(values: list) -> list:
+    return sorted((v for v, n in Counter(values).items() if n > 1), key=repr)
 
 
 def plan(raw: object, *, execution: str, bucket: str, results_prefix: str, node_counts: dict[str, int],
          error_bounds: dict[str, list[float]], automon_in_image: bool, datasets_in_image: bool) -> dict:
     """The run and its items, or InvalidInput naming every problem found."""
-    request = _parse(raw)
+    request = parse_input(ExperimentInput, raw, what="input")
     run_id = run_id_of(execution)
     problems: list[str] = []
     types = request.node_types if request.node_types is not None else list(node_counts)
     if not types:
         problems.append("node_types is empty")
     if len(set(types)) != len(types):
-        problems.append(f"node_types has duplicates: {types}")
+        problems.append(f"node_types has duplicates: {echo(_repeated(types))}")
     unknown = [t for t in types if t not in node_counts]
     if unknown:
-        problems.append(f"node types {unknown} are not deployed; choose from {list(node_counts)}")
+        problems.append(f"node types {echo(unknown)} are not deployed; choose from {list(node_counts)}")
     if request.algorithm == AUTOMON and not automon_in_image:
         problems.append(
             "algorithm 'automon' needs the automon package in the image, which was built without it: deploy with "
@@ -94,7 +83,14 @@ def plan(raw: object, *, execution: str, bucket: str, results_prefix: str, node_
     if request.error_bounds is not None:
         stray = sorted(set(request.error_bounds) - set(types))
         if stray:
-            problems.append(f"error_bounds names node types that are not run: {stray}")
+            problems.append(f"error_bounds names node types that are not run: {echo(stray)}")
+        for node_type, bounds in request.error_bounds.items():
+            # one item per bound: a repeated bound would give two items one results prefix and stop token
+            if len(set(bounds)) != len(bounds):
+                problems.append(f"error_bounds.{echo(node_type)} repeats {echo(_repeated(bounds))}")
+    count = sum(len(_bounds(request, t, error_bounds)) for t in types if t in node_counts)
+    if count > MAX_ITEMS:  # before building them: a long list would otherwise be checked bound by bound
+        problems.append(f"{count} experiments in one execution; at most {MAX_ITEMS}")
     needs_data = [t for t in types if t in NODE_TYPES and NODE_TYPES[t].data != SYNTHETIC]
     if needs_data and not request.synthetic and not datasets_in_image:
         problems.append(
@@ -107,16 +103,13 @@ def plan(raw: object, *, execution: str, bucket: str, results_prefix: str, node_
     run_prefix = f"{results_prefix}{run_id}/"
     items = []
     for node_type in types:
-        bounds: list[float | None] = [None]
-        if request.algorithm == AUTOMON:
-            bounds = list((request.error_bounds or {}).get(node_type) or error_bounds[node_type])
-        for bound in bounds:
+        for bound in _bounds(request, node_type, error_bounds):
             num_nodes = node_counts[node_type]
             try:
                 RunConfig.for_type(node_type, algorithm=request.algorithm, num_nodes=num_nodes,
                                    error_bound=bound, synthetic=request.synthetic)
             except ValueError as exc:
-                problems.append(f"{node_type}, error bound {bound}: {exc}")
+                problems.append(f"{node_type}, error bound {bound!r}: {exc}")
                 continue
             segment = "centralization" if bound is None else f"eps_{bound!r}"
             key = f"{node_type}/{segment}"
@@ -139,10 +132,15 @@ def plan(raw: object, *, execution: str, bucket: str, results_prefix: str, node_
             })
     if problems:
         raise InvalidInput("; ".join(problems))
-    if len(items) > MAX_ITEMS:
-        raise InvalidInput(f"{len(items)} experiments in one execution; at most {MAX_ITEMS}")
     return {"run_id": run_id, "bucket": bucket, "results_prefix": run_prefix, "algorithm": request.algorithm,
             "items": items}
+
+
+def _bounds(request: ExperimentInput, node_type: str, configured: dict[str, list[float]]) -> list[float | None]:
+    """The error bounds one node type runs with: centralization runs once, without one."""
+    if request.algorithm != AUTOMON:
+        return [None]
+    return list((request.error_bounds or {}).get(node_type) or configured[node_type])
 
 
 def handler(event: dict, context: object) -> dict:

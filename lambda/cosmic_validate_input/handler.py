@@ -15,9 +15,9 @@ import socket
 
 import boto3
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
-from workloads.cosmic.job import Deployment, InvalidInput, plan
+from adapters.s3_inputs import require_objects
+from workloads.cosmic.job import Deployment, plan
 
 logger = Logger(service="cosmic-validate-input")
 CONNECT_TIMEOUT_S = 5.0
@@ -25,15 +25,6 @@ CONNECT_TIMEOUT_S = 5.0
 
 class RendezvousUnreachable(RuntimeError):
     """No TCP connection to the rendezvous server: every rank would wait for its peers until it times out."""
-
-
-def _check_object(s3, bucket: str, key: str, what: str) -> None:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            raise InvalidInput(f"{what} s3://{bucket}/{key} does not exist") from None
-        raise
 
 
 def _check_rendezvous(host: str, port: int) -> None:
@@ -49,11 +40,8 @@ def handler(event: dict, context: object) -> dict:
     run = plan(event.get("input"), execution=str(event.get("execution", "")), deployment=deployment)
     job = run["job"]
     s3 = boto3.client("s3")
-    for what, bucket, key in (("data_key", job["data_bucket"], job["data_key"]),
-                              ("weights_key", job["code_bucket"], job["weights_key"]),
-                              ("script_key", job["code_bucket"], job["script_key"])):
-        if key:
-            _check_object(s3, bucket, key, what)
+    require_objects(s3, job["data_bucket"], {"data_key": job["data_key"]} if job["data_key"] else {})
+    require_objects(s3, job["code_bucket"], {f: job[f] for f in ("weights_key", "script_key") if job[f]})
     _check_rendezvous(job["rendezvous_host"], job["rendezvous_port"])
     s3.put_object(Bucket=run["results_bucket"], Key=f"{run['results_prefix']}plan.json",
                   Body=json.dumps(run, indent=2).encode())

@@ -9,7 +9,6 @@ from constructs import Construct
 
 from stacks.config import ComputeEnvironmentConfig
 from stacks.constructs.launch_template import WorkerLaunchTemplate
-from stacks.instance_types import instance_spec
 
 JOB_QUEUE_PRIORITY = 1000  # as in the seed; every queue has a single environment, so it only orders queues
 
@@ -32,10 +31,7 @@ class BatchPool(Construct):
         super().__init__(scope, construct_id)
         self.config = config
         self.threads_per_core = 2 if config.hyperthreading else 1
-        self.online_cpus = config.online_cores or min(
-            (instance_spec(t).vcpus if config.hyperthreading else instance_spec(t).physical_cores)
-            for t in config.instance_types
-        )
+        self.online_cpus = config.usable_cpus_per_instance()
         self.launch_template = WorkerLaunchTemplate(
             self,
             "LaunchTemplate",
@@ -91,7 +87,9 @@ class BatchPool(Construct):
         return {
             "queue": self.job_queue.job_queue_name,
             "instance_types": list(self.config.instance_types),
-            "online_cpus": self.online_cpus,  # CPUs ECS sees per instance, after the user data offlined the rest
+            # online_cpus: CPUs ECS sees per instance, after the user data offlined the rest; the most
+            # memory and nodes a job can get (the LSRTM validator checks job overrides against the same)
+            **self.config.limits(),
             "threads_per_core": self.threads_per_core,  # 2: hyper-threading on
             "spot": self.config.spot,
             "multi_node": self.config.multi_node,

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from aws_cdk import Duration, Stack
@@ -94,7 +95,10 @@ class LsrtmWorkflow(Construct):
         mpi_queue: batch.IJobQueue,
         mpi_job_definition_arn: str,
         iteration_timeout: Duration,
+        job_limits: dict[str, dict],
     ) -> None:
+        """`job_limits`: stacks.config.BatchConfig.job_limits(), what the queues' instances can give a job;
+        the validator rejects job overrides above them."""
         super().__init__(scope, construct_id)
         self.gradient_queue = messages.queue
 
@@ -102,7 +106,8 @@ class LsrtmWorkflow(Construct):
         env = {"DATA_BUCKET": bucket.bucket_name}
         self.validate = WorkflowFunction(
             self, "ValidateInput", handler_folder="validate_input", function_name=name("lsrtm-validate-input"),
-            description="LSRTM-SGD: validate the execution input", environment=env, **common,
+            description="LSRTM-SGD: validate the execution input",
+            environment={**env, "JOB_LIMITS": json.dumps(job_limits, separators=(",", ":"))}, **common,
         )
         self.submit = WorkflowFunction(
             self, "SubmitGradientJob", handler_folder="submit_gradient_job",
@@ -334,7 +339,8 @@ class LsrtmWorkflow(Construct):
         log_retention: logs.RetentionDays,
     ) -> sfn.StateMachine:
         scope = Construct(self, scope_id)
-        validate = validated_input(scope, self.validate.function)
+        # the validator serves both machines; it checks job overrides against the queue this one submits to
+        validate = validated_input(scope, self.validate.function, {"multi_node": multi_node})
 
         compute = tasks.LambdaInvoke(
             scope, "ComputeGradient",

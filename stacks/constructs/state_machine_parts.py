@@ -16,11 +16,13 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 
-def validated_input(scope: Construct, function: lambda_.IFunction) -> tasks.LambdaInvoke:
-    """ValidateInput: {"input": <execution input>, "execution": <name>} in, the run state out (as $)."""
+def validated_input(scope: Construct, function: lambda_.IFunction, facts: dict | None = None) -> tasks.LambdaInvoke:
+    """ValidateInput: {"input": <execution input>, "execution": <name>, **facts} in, the run state out (as $).
+
+    `facts`: what this state machine adds for a validator that serves several (LSRTM: which queue runs it)."""
     validate = tasks.LambdaInvoke(
         scope, "ValidateInput", lambda_function=function,
-        payload=sfn.TaskInput.from_object({"input.$": "$", "execution.$": "$$.Execution.Name"}),
+        payload=sfn.TaskInput.from_object({"input.$": "$", "execution.$": "$$.Execution.Name", **(facts or {})}),
         payload_response_only=True, result_path="$.run", output_path="$.run",
     )
     rejected = sfn.Fail(scope, "InputRejected", error_path="$.error.Error", cause_path="$.error.Cause")

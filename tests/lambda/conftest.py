@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 from moto import mock_aws
+
+from stacks.config import AppConfig
 
 BUCKET = "seismic-data"
 
@@ -55,6 +59,7 @@ def aws(monkeypatch):
 
     monkeypatch.setattr(boto3, "client", client)
     monkeypatch.setenv("DATA_BUCKET", BUCKET)
+    monkeypatch.setenv("JOB_LIMITS", json.dumps(AppConfig().batch.job_limits()))  # as the stack sets it
     monkeypatch.setenv("JOB_QUEUE", "arn:aws:batch:us-east-1:123456789012:job-queue/q")
     monkeypatch.setenv("JOB_DEFINITION", "arn:aws:batch:us-east-1:123456789012:job-definition/d:1")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "test")

@@ -5,6 +5,7 @@ of a local run, stopping node tasks, the report."""
 from __future__ import annotations
 
 import json
+import math
 
 import boto3
 import pytest
@@ -18,6 +19,7 @@ from workloads.automon.constants import NODE_TYPES
 from workloads.automon.coordinator import CoordinatorTimeouts
 from workloads.automon.local import run_local
 from workloads.automon.node import NodeTimeouts
+from workloads.execution_input import MAX_MESSAGE_CHARS
 
 BUCKET = "hpcx-automon-results-123456789012-us-east-2"
 NODES_REGION, COORDINATOR_REGION = "us-east-2", "us-west-2"
@@ -88,13 +90,22 @@ def test_a_long_execution_name_still_gives_a_valid_unique_token():
         ({"algorithm": "automon", "node_types": ["inner_product"], "error_bounds": {"kld": [0.01]}}, {},
          "names node types that are not run"),
         ({"algorithm": "centralization", "node_types": ["kld"]}, {}, "fetch_datasets=true"),
+        # two items would share one results prefix and stop token
+        ({"algorithm": "automon", "node_types": ["inner_product"], "error_bounds": {"inner_product": [0.1, 0.1]},
+          "synthetic": True}, {}, "error_bounds.'inner_product' repeats [0.1]"),
+        ({"algorithm": "automon", "node_types": ["inner_product"],
+          "error_bounds": {"inner_product": [math.inf]}}, {}, "error_bounds.inner_product.0"),
+        # the message names the field without echoing the input back
+        ({"algorithm": "automon", "node_types": ["q" * 100] * 3000}, {}, "node_types has duplicates: ['qqq"),
+        ({"algorithm": "automon", "node_types": ["inner_product"], "synthetic": True,
+          "error_bounds": {"inner_product": [0.001 * i for i in range(1, 3000)]}}, {}, "at most 200"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(raw, kwargs, message):
     invalid = load_handler("automon_validate_input").__globals__["InvalidInput"]
     with pytest.raises(invalid) as err:
         _plan(raw, **kwargs)
-    assert message in str(err.value)
+    assert message in str(err.value) and len(str(err.value)) <= MAX_MESSAGE_CHARS
 
 
 def test_every_planned_item_is_a_valid_run_configuration():

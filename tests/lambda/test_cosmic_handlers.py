@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import socket
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from workloads.cosmic.job import InvalidInput, ResultsIncomplete, ResultsInconsi
 from workloads.cosmic.metrics import SCHEMA, combine_records, delta_z, rank_record
 from workloads.cosmic.rendezvous_server import running_server
 from workloads.cosmic.script_runner import ScriptFailed
+from workloads.execution_input import MAX_MESSAGE_CHARS
 
 DATA, CODE, RESULTS = "cosmic-data", "cosmic-code", "cosmic-results"
 
@@ -96,15 +98,21 @@ def test_pairing_names_cannot_be_worked_out_from_the_execution_and_each_run_has_
     ({"world_size": 2, "data_key": "inputs/small.pt", "script_key": "s.py"}, "exactly one of data_key"),
     ({"world_size": 2, "data_key": "../etc/passwd"}, "not a plain S3 key"),
     ({"world_size": 2, "data_key": "inputs/small.pt", "colour": "red"}, "colour"),
-    ({"world_size": 2, "data_key": "inputs/missing.pt"}, "does not exist"),
+    ({"world_size": 2, "data_key": "inputs/missing.pt"}, "not found"),
     ({"world_size": 2, "data_key": "inputs/small.pt", "weights_key": "w.pt"}, "weights_key s3://cosmic-code/w.pt"),
     ({"world_size": 2, "data_key": "inputs/small.pt", "timeout_s": 600}, "timeout_s"),
     ([1, 2], "JSON object"),
+    # torch.manual_seed takes at most 2^64 - 1: every rank would fail
+    ({"world_size": 2, "data_key": "inputs/small.pt", "seed": 2**64}, "seed"),
+    ({"world_size": 2, "data_key": "inputs/small.pt", "timeout_s": math.inf}, "timeout_s"),
+    # the message names the field without echoing a long value back
+    ({"world_size": 2, "data_key": "k" * 100_000}, "data_key 'kkkkk"),
 ])
 def test_bad_input_is_refused_with_a_clear_message(s3, deployment, execution_input, message):
     _put_dataset(s3, 4)
-    with pytest.raises(InvalidInput, match=message.replace("(", r"\(")):
+    with pytest.raises(InvalidInput, match=message.replace("(", r"\(")) as err:
         _validate(execution_input)
+    assert len(str(err.value)) <= MAX_MESSAGE_CHARS
     assert "Contents" not in s3.list_objects_v2(Bucket=RESULTS)  # nothing written, nothing launched
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import numpy as np
 import pytest
 
 from adapters.s3_store import S3Store
+from stacks.config import AppConfig
 from tools.lambdas import invoke
 from tools.local_cloud.template import SynthesizedStack, matches
 from workloads.lsrtm import layout
@@ -243,6 +245,45 @@ def test_bad_input_is_refused_before_anything_is_submitted(aws, change, message)
     with pytest.raises(InvalidInput, match=message):
         invoke("validate_input", {"input": {**INPUT, **change}, "execution": "exec-5"})
     assert aws.batch.submitted == []
+
+
+LIMITS = AppConfig().batch.job_limits()  # what the stack gives the validator (JOB_LIMITS)
+ARRAY, MULTI_NODE = LIMITS["array"], LIMITS["multi_node"]
+
+
+@pytest.mark.parametrize(
+    ("change", "multi_node", "message"),
+    [
+        # only the stack's bucket: its roles reach no other (a bad name or a missing bucket crashed botocore)
+        ({"bucket": "someone-elses-bucket"}, False, "bucket: 'someone-elses-bucket' is not this stack's data bucket"),
+        ({"bucket": "Bad Bucket!"}, False, "bucket: 'Bad Bucket!'"),
+        # overrides no instance of the queue can satisfy would sit in RUNNABLE until the iteration times out
+        ({"job": {"vcpus": ARRAY["online_cpus"] + 1}}, False, f"job.vcpus={ARRAY['online_cpus'] + 1} is more than"),
+        ({"job": {"memory_mib": ARRAY["usable_memory_mib"] + 1}}, False, "job.memory_mib"),
+        ({"job": {"vcpus": MULTI_NODE["online_cpus"] + 1}}, True, "job.vcpus"),
+        ({"job": {"num_nodes": MULTI_NODE["max_nodes"] + 1}}, True, f"job.num_nodes={MULTI_NODE['max_nodes'] + 1}"),
+    ],
+)
+def test_input_the_deployment_cannot_run_is_refused(aws, change, multi_node, message):
+    _inputs(aws.s3)
+    aws.s3.create_bucket(Bucket="someone-elses-bucket")
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        invoke("validate_input", {"input": {**INPUT, **change}, "execution": "exec-6", "multi_node": multi_node})
+    assert "Contents" not in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=layout.RUNS_PREFIX)
+
+
+def test_the_calling_state_machine_decides_which_queue_the_job_must_fit(aws):
+    _inputs(aws.s3)
+    wide = {**INPUT, "job": {"vcpus": MULTI_NODE["online_cpus"], "num_nodes": MULTI_NODE["max_nodes"]}}
+    assert invoke("validate_input", {"input": wide, "execution": "exec-7", "multi_node": True})["run_id"] == "exec-7"
+    with pytest.raises(InvalidInput, match="job.vcpus"):
+        invoke("validate_input", {"input": wide, "execution": "exec-8", "multi_node": False})
+
+
+def test_a_missing_data_bucket_is_a_clear_rejection(aws, monkeypatch):
+    monkeypatch.setenv("DATA_BUCKET", "deleted-bucket")
+    with pytest.raises(InvalidInput, match="model.key s3://deleted-bucket/models/m.npz: the bucket does not exist"):
+        invoke("validate_input", {"input": INPUT, "execution": "exec-9"})
 
 
 def test_the_result_is_stored_before_the_execution_is_told(aws, monkeypatch):

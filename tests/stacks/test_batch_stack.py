@@ -11,6 +11,7 @@ from stacks.config import AppConfig
 from stacks.constructs.seismic_jobs import RETRY_ON_STATUS_REASONS
 from stacks.constructs.shared_filesystem import MOUNT_PATH
 from tools.experiments.outputs import COMPUTE_POOLS, REQUIRED_OUTPUTS, parse_compute_pools
+from tools.local_cloud.template import SynthesizedStack
 
 
 @pytest.fixture(scope="module")
@@ -230,10 +231,28 @@ def test_compute_pools_output_tells_the_launchers_every_pool(template, config):
 
     assert list(pools) == [ce.key for ce in config.batch.compute_environments]
     assert pools["r5-spot-24"] == {"queue": config.name("r5-spot-24"), "instance_types": ["r5.24xlarge"],
-                                   "online_cpus": 24, "threads_per_core": 1, "spot": True, "multi_node": False}
+                                   "online_cpus": 24, "usable_memory_mib": 747110, "max_nodes": 21,
+                                   "threads_per_core": 1, "spot": True, "multi_node": False}
     assert pools["c5n-mnp-18"]["multi_node"] and not pools["c5n-mnp-18"]["spot"]
     assert {k: p["online_cpus"] for k, p in pools.items()} == {
         "m4-spot-8": 8, "r5-spot-24": 24, "r5-spot-48": 48, "r5-mnp-24": 24, "c5n-mnp-18": 18}
     assert len(value) < CFN_OUTPUT_VALUE_LIMIT
     # the longest prefix allowed (20 characters) adds 16 per queue name: still far below the limit
     assert len(value) + 16 * len(pools) < CFN_OUTPUT_VALUE_LIMIT
+
+
+def test_the_lsrtm_validator_knows_what_each_state_machines_queue_can_run(template, config):
+    """The validator rejects job overrides above the queue's limits, read from the same config as the
+    ComputePools output; each state machine tells it which queue (array or multi-node) it submits to."""
+    functions = template.find_resources("AWS::Lambda::Function", {"Properties": {
+        "FunctionName": config.name("lsrtm-validate-input")}})
+    (function,) = functions.values()
+    limits = json.loads(function["Properties"]["Environment"]["Variables"]["JOB_LIMITS"])
+    assert limits == config.batch.job_limits()
+    assert limits["multi_node"] == {"compute_environment": "r5-mnp-24", "online_cpus": 24,
+                                    "usable_memory_mib": 747110, "max_nodes": 20}
+    definitions = SynthesizedStack("BatchStack", template.to_json()).state_machines_by_name()
+    assert set(definitions) == {config.name("LSRTM-SGD"), config.name("LSRTM-SGD-MultiNode")}
+    for name, definition in definitions.items():
+        payload = definition["States"]["ValidateInput"]["Parameters"]  # payload_response_only: the payload itself
+        assert payload["multi_node"] is name.endswith("MultiNode")

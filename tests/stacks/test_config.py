@@ -63,6 +63,22 @@ def test_mpi_job_must_target_a_multi_node_environment():
         AppConfig.parse({"batch": {"mpi_job": {"queue": "r5-spot-24", "vcpus": 24, "memory_mib": 180000}}})
 
 
+def test_mpi_job_nodes_must_fit_the_environment_at_once():
+    # r5-mnp-24: max_vcpus 1920 / 96 vCPUs per r5.24xlarge = 20 instances
+    with pytest.raises(ConfigError, match="mpi_job needs 21 nodes but compute environment 'r5-mnp-24' runs at most 20"):
+        AppConfig.parse({"batch": {"mpi_job": {"queue": "r5-mnp-24", "vcpus": 24, "memory_mib": 180000,
+                                               "num_nodes": 21}}})
+
+
+def test_job_limits_are_those_of_each_jobs_compute_environment():
+    batch = AppConfig().batch
+    assert batch.job_limits() == {
+        "array": {"compute_environment": "m4-spot-8", "online_cpus": 8, "usable_memory_mib": 62259, "max_nodes": 128},
+        "multi_node": {"compute_environment": "r5-mnp-24", "online_cpus": 24, "usable_memory_mib": 747110,
+                       "max_nodes": 20},
+    }
+
+
 def test_context_sections_accept_json_strings_and_dotted_overrides():
     cfg = AppConfig.from_context(
         _context(prefix="lab2", batch='{"nat_gateways": 0}', **{"batch.log_retention_days": "90"})

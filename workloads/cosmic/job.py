@@ -17,20 +17,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from workloads.cosmic.metrics import RedshiftSums, validate_record
 from workloads.cosmic.payload import CommSettings, new_comm_name
 from workloads.cosmic.peer_auth import new_secret
+from workloads.execution_input import InvalidInput, StrictInput, echo
+from workloads.execution_input import parse_input as _parse
+
+__all__ = ["InvalidInput"]  # the validator and the ranks raise it; handlers and tests import it from here
 
 RESULTS_ROOT = "runs/"
 RUN_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 SCRIPT_SCHEMA = "cosmicai.script/v1"
 _KEY = re.compile(r"[A-Za-z0-9!_.*'()/ -]{1,1024}")
-
-
-class InvalidInput(ValueError):
-    """The execution input cannot run; the message names every problem."""
+TORCH_SEED_MAX = 2**64 - 1  # torch.manual_seed refuses larger seeds, so every rank would fail
 
 
 class ResultsIncomplete(RuntimeError):
@@ -41,10 +42,8 @@ class ResultsInconsistent(RuntimeError):
     """The records are there but do not add up (wrong run, duplicate or missing samples)."""
 
 
-class CosmicInput(BaseModel):
+class CosmicInput(StrictInput):
     """The execution input of the cosmicai state machine."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     world_size: int = Field(ge=1, description="number of ranks (Lambda invocations), all running at once")
     data_key: str | None = Field(default=None, description="a .pt TensorDataset in the data bucket")
@@ -52,7 +51,7 @@ class CosmicInput(BaseModel):
     script_key: str | None = Field(default=None, description="a Python script in the code bucket, run per rank")
     batch_size: int | None = Field(default=None, ge=1, le=4096)
     threads: int | None = Field(default=None, ge=1, le=64, description="torch threads; default: every core")
-    seed: int = Field(default=0, ge=0, description="weights seed when no weights_key is given")
+    seed: int = Field(default=0, ge=0, le=TORCH_SEED_MAX, description="weights seed when no weights_key is given")
     timeout_s: float | None = Field(default=None, gt=0, description="a rank's wait for a peer; default: configured")
 
     @model_validator(mode="after")
@@ -64,7 +63,7 @@ class CosmicInput(BaseModel):
         for name in ("data_key", "weights_key", "script_key"):
             key = getattr(self, name)
             if key is not None and (not _KEY.fullmatch(key) or key.startswith("/") or ".." in key.split("/")):
-                raise ValueError(f"{name} {key!r} is not a plain S3 key")
+                raise ValueError(f"{name} {echo(key)} is not a plain S3 key")
         return self
 
     @property
@@ -91,19 +90,13 @@ class Deployment:
 
 
 def parse_input(raw: object) -> CosmicInput:
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"the execution input must be a JSON object, got {type(raw).__name__}")
-    try:
-        return CosmicInput.model_validate(raw)
-    except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc'])) or '(input)'}: {e['msg']}" for e in exc.errors()]
-        raise InvalidInput("invalid input: " + "; ".join(problems)) from None
+    return _parse(CosmicInput, raw, what="input")
 
 
 def run_id_of(execution: str) -> str:
     run_id = RUN_ID_CHARS.sub("_", execution)[:80]
     if not run_id.strip("_"):
-        raise InvalidInput(f"execution name {execution!r} gives no usable run id")
+        raise InvalidInput(f"execution name {echo(execution)} gives no usable run id")
     return run_id
 
 

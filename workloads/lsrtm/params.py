@@ -6,27 +6,25 @@ step_length, step_scaling, space_order), grouped and typed.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from workloads.execution_input import InvalidInput, S3Key, check_s3_key, echo, parse_input
+from workloads.execution_input import StrictInput as _Strict
+
+__all__ = ["InvalidInput", "RunParameters", "check_job_fits", "check_run_id"]
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
 
-class InvalidInput(ValueError):
-    """The execution input cannot run; the message lists every problem."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class ModelInput(_Strict):
-    key: str = Field(description="S3 key of the background model (.npz of workloads.seismic.Model: squared "
-                     "slowness s^2/km^2, spacing, origin)")
-    water_key: str | None = Field(default=None, description="S3 key of the water mask (.npy, 1 in water); "
-                                  "default: derived from the model's velocity")
+    key: S3Key = Field(description="S3 key of the background model (.npz of workloads.seismic.Model: squared "
+                       "slowness s^2/km^2, spacing, origin)")
+    water_key: S3Key | None = Field(default=None, description="S3 key of the water mask (.npy, 1 in water); "
+                                    "default: derived from the model's velocity")
 
 
 class DataInput(_Strict):
@@ -37,6 +35,15 @@ class DataInput(_Strict):
 
     def key(self, shot: int) -> str:
         return f"{self.prefix}{self.name}{self.first_shot + shot}.segy"
+
+    @model_validator(mode="after")
+    def _keys_are_s3_keys(self) -> Self:
+        # the longest shot key is the last one; prefix and name reach S3 only inside shot keys
+        try:
+            check_s3_key(self.key(self.num_shots - 1))
+        except ValueError as exc:
+            raise ValueError(f"prefix + name give shot keys S3 cannot take: the last one {exc}") from None
+        return self
 
 
 class PhysicsInput(_Strict):
@@ -70,7 +77,8 @@ class RunParameters(_Strict):
     seed: int = Field(default=0, ge=0, description="with the iteration, decides the shots")
     physics: PhysicsInput = PhysicsInput()
     job: JobInput = JobInput()
-    bucket: str | None = Field(default=None, description="defaults to the stack's data bucket")
+    bucket: str | None = Field(default=None, description="the stack's data bucket (the default); no other "
+                               "bucket is reachable by the workflow's roles")
 
     @field_validator("step_scaling")
     @classmethod
@@ -78,6 +86,15 @@ class RunParameters(_Strict):
         if v == 0:
             raise ValueError("step_scaling must not be 0")
         return v
+
+    @model_validator(mode="after")
+    def _step_is_finite(self) -> Self:
+        # each factor is finite, but their product can overflow (or underflow to 0): the image update
+        # would then write inf or do nothing
+        if not (math.isfinite(self.step_size) and self.step_size > 0):
+            raise ValueError(f"step_length and step_scaling give the step size {self.step_size}; it must be "
+                             "a finite number above 0")
+        return self
 
     @model_validator(mode="after")
     def _batch_fits(self) -> Self:
@@ -96,16 +113,30 @@ class RunParameters(_Strict):
 
     @classmethod
     def parse(cls, raw: object) -> RunParameters:
-        if not isinstance(raw, dict):
-            raise InvalidInput(f"the execution input must be a JSON object, got {type(raw).__name__}")
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            problems = [f"{'.'.join(map(str, e['loc'])) or '(input)'}: {e['msg']}" for e in exc.errors()]
-            raise InvalidInput("invalid execution input: " + "; ".join(problems)) from None
+        return parse_input(cls, raw)
 
 
 def check_run_id(run_id: str) -> str:
     if not RUN_ID_PATTERN.fullmatch(run_id):
-        raise InvalidInput(f"run id {run_id!r} must be 1-80 characters of letters, digits, '_', '.', '-'")
+        raise InvalidInput(f"run id {echo(run_id)} must be 1-80 characters of letters, digits, '_', '.', '-'")
     return run_id
+
+
+def check_job_fits(job: JobInput, limits: dict, *, multi_node: bool) -> None:
+    """InvalidInput when the job overrides ask for more than any instance of the queue has (or, multi-node,
+    more nodes than the environment can run at once): Batch would keep such a job RUNNABLE until the
+    iteration times out. `limits`: stacks.config.ComputeEnvironmentConfig.limits() of the queue's
+    environment, plus its key ("compute_environment")."""
+    where = f"compute environment {limits['compute_environment']!r}"
+    problems = []
+    if job.vcpus is not None and job.vcpus > limits["online_cpus"]:
+        problems.append(f"job.vcpus={job.vcpus} is more than the {limits['online_cpus']} CPUs online per "
+                        f"instance of {where}")
+    if job.memory_mib is not None and job.memory_mib > limits["usable_memory_mib"]:
+        problems.append(f"job.memory_mib={job.memory_mib} is more than the {limits['usable_memory_mib']} MiB "
+                        f"an instance of {where} can give a job")
+    if multi_node and job.num_nodes > limits["max_nodes"]:
+        problems.append(f"job.num_nodes={job.num_nodes} is more than the {limits['max_nodes']} instances "
+                        f"{where} can run at once")
+    if problems:
+        raise InvalidInput("; ".join(problems) + ": the job would wait in RUNNABLE until the iteration times out")

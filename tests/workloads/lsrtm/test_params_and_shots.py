@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from workloads.execution_input import MAX_MESSAGE_CHARS
 from workloads.lsrtm.params import InvalidInput, RunParameters
 from workloads.lsrtm.shots import shot_for_array_index, shots_for_iteration
 
@@ -28,11 +31,33 @@ def test_a_valid_input_parses_and_derives_the_seed_step():
         ({"unknown": 1}, "unknown"),
         ({"model": {"water_key": "w.npy"}}, "model.key"),
         ({"physics": {"imaging": "magic"}}, "physics.imaging"),
+        # 1e400 is valid JSON (inf): parameters.json would store null, which the next state cannot read
+        ({"step_length": math.inf}, "step_length"),
+        ({"step_scaling": -math.inf}, "step_scaling"),
+        ({"step_length": math.nan}, "step_length"),
+        ({"physics": {"peak_frequency_hz": math.inf}}, "physics.peak_frequency_hz"),
+        ({"physics": {"aperture_buffer_m": math.inf}}, "physics.aperture_buffer_m"),
+        ({"step_length": 1e300, "step_scaling": 1e300}, "step size inf"),  # finite factors, infinite step
+        # keys botocore cannot send (ParamValidationError, UnicodeEncodeError) or S3 cannot take
+        ({"model": {"key": ""}}, "model.key"),
+        ({"model": {"key": "m\ud800.npz"}}, "model.key"),
+        ({"model": {"key": "models/m.npz", "water_key": "w\x00.npy"}}, "model.water_key"),
+        ({"model": {"key": "x" * 1025}}, "model.key"),
+        ({"data": {"prefix": "d\ud800/", "num_shots": 10}}, "data"),
+        ({"data": {"prefix": "d" * 1020, "num_shots": 10}}, "data"),
     ],
 )
 def test_bad_input_is_refused_with_every_problem_named(change, message):
     with pytest.raises(InvalidInput, match=message):
         RunParameters.parse({**VALID, **change})
+
+
+def test_a_rejection_names_the_field_without_echoing_the_input():
+    huge = "k" * 600_000
+    with pytest.raises(InvalidInput) as err:
+        RunParameters.parse({**VALID, huge: 1, "model": {"key": huge}, **{f"x{i}": i for i in range(1000)}})
+    message = str(err.value)
+    assert len(message) <= MAX_MESSAGE_CHARS and "model.key" in message and "more" in message
 
 
 def test_not_an_object():
