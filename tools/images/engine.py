@@ -145,7 +145,8 @@ class Buildah:
 
     def size_bytes(self, tag: str) -> int:
         listed = json.loads(_check(["buildah", "images", "--json", tag], f"buildah images {tag}").stdout)
-        return int(listed[0]["size"])
+        number, unit = listed[0]["size"].split()  # "1.31 GB": buildah prints decimal units
+        return int(float(number) * {"B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9}[unit])
 
     def tag(self, source: str, name: str) -> None:
         _check(["buildah", "tag", source, name], f"buildah tag {name}")

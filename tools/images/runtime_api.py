@@ -23,6 +23,15 @@ class Answer:
     body: object  # the handler's result, or the error document {"errorType", "errorMessage", ...}
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A container stopped in the middle of its long poll resets the connection: expected, not news."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class RuntimeApi:
     def __init__(self, function_name: str, timeout_s: float = 120.0) -> None:
         self.function_name = function_name
@@ -32,7 +41,7 @@ class RuntimeApi:
         self._answered = threading.Condition()
         self.init_error: dict | None = None
         self._pending = ""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
