@@ -12,6 +12,7 @@ import socket
 import sys
 import tempfile
 import time
+import traceback
 import urllib.request
 from pathlib import Path
 
@@ -109,6 +110,8 @@ def smoke_all(session: Session, names: list[str]) -> dict[str, float]:
             smoke(session, lambda line: say(f"   {line}"))
         except (SmokeFailed, engine.StepFailed, TimeoutError) as exc:
             raise Failed(proves, "smoke run", str(exc)) from exc
+        except Exception as exc:  # a bug or an unexpected answer: still name the image and the step
+            raise Failed(proves, "smoke run", traceback.format_exc(limit=-4)) from exc
         timings[proves] = time.monotonic() - started
         say(f"   ok in {timings[proves]:.0f} s")
     if "workflow_lambdas" in names and {"gradient_worker", "rendezvous", "cosmic_executor", "automon"} <= set(names):

@@ -37,6 +37,13 @@ class Session:
         return {"AWS_ENDPOINT_URL": self.moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
 
+    def client(self, service: str):
+        """A boto3 client of moto's server, with the same fake credentials the containers get."""
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
     def functions(self, image: str) -> dict[str, dict]:
         """handler command -> environment variables (template values) of every function built from the image."""
         found = {}

@@ -19,11 +19,7 @@ ITERATIONS = "40"
 
 
 def smoke(session: Session, say) -> None:
-    import boto3
-
-    from tools.images.session import REGION
-
-    s3 = boto3.client("s3", endpoint_url=session.moto_url, region_name=REGION)
+    s3 = session.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     functions = session.functions(LAMBDA)
 

@@ -11,10 +11,8 @@ import threading
 import time
 import urllib.request
 
-import boto3
-
 from tools.images.engine import run
-from tools.images.session import REGION, Session, SmokeFailed
+from tools.images.session import Session, SmokeFailed
 from tools.local_cloud.moto_server import free_port
 from workloads.cosmic.dataset import save_dataset, synthetic_dataset
 from workloads.cosmic.rendezvous_client import pair
@@ -67,7 +65,7 @@ def smoke(session: Session, say) -> None:
 
 
 def _inference(session: Session, say, port: int) -> None:
-    s3 = boto3.client("s3", endpoint_url=session.moto_url, region_name=REGION)
+    s3 = session.client("s3")
     for bucket in BUCKETS.values():
         s3.create_bucket(Bucket=bucket)
     with tempfile.TemporaryDirectory() as tmp:

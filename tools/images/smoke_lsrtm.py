@@ -10,7 +10,6 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import boto3
 import numpy as np
 
 from tools.images.engine import run
@@ -33,8 +32,8 @@ def function_env(session: Session, handler: str) -> dict[str, str]:
 
 
 def smoke(session: Session, say) -> None:
-    s3 = boto3.client("s3", endpoint_url=session.moto_url, region_name=REGION)
-    sqs = boto3.client("sqs", endpoint_url=session.moto_url, region_name=REGION)
+    s3 = session.client("s3")
+    sqs = session.client("sqs")
     s3.create_bucket(Bucket=BUCKET)
     with tempfile.TemporaryDirectory() as tmp:
         dataset = make_synthetic(Path(tmp), shape=(81, 41), num_shots=2, record_ms=500.0, show_progress=False)
