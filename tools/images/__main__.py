@@ -21,6 +21,7 @@ from tools.images.host_pip import build_volumes
 from tools.images.session import Session, SmokeFailed
 
 TAG = "localhost/hpcx/{name}:smoke"
+LOG_DIR = contexts.REPO_ROOT / "out" / "images"  # each build's whole log, kept after the run
 TORCH_INDEX_ARG = "TORCH_INDEX_URL"
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 
@@ -81,7 +82,8 @@ def build_all(eng, names: list[str], workdir: Path) -> tuple[dict[str, str], dic
         tag = TAG.format(name=name)
         say(f"== build {name} (context {source.context.relative_to(contexts.REPO_ROOT)}, Python {version})")
         started = time.monotonic()
-        log = workdir / f"build-{name}.log"
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        log = LOG_DIR / f"build-{name}.log"
         try:
             eng.build(tag, source.context, source.dockerfile, build_args=build_args(name, source, version, eng.stand_ins),
                       volumes=volumes, log=log)
