@@ -208,7 +208,8 @@ class BatchConfig(_Strict):
         """The limits of the queues the LSRTM jobs run on ("array": the gradient job's, "multi_node": the MPI
         job's), for the validator that checks an execution's job overrides before anything is submitted."""
         return {
-            variant: {"compute_environment": job.queue, **self.compute_environment(job.queue).limits()}
+            variant: {"compute_environment": job.queue, "job_memory_mib": job.memory_mib,
+                      **self.compute_environment(job.queue).limits()}
             for variant, job in (("array", self.gradient_job), ("multi_node", self.mpi_job))
         }
 

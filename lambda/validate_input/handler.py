@@ -32,7 +32,7 @@ def handler(event: dict, context: object) -> dict:
                            "one its workers and Lambdas may read and write; leave bucket out to use it")
     multi_node = bool(event.get("multi_node", False))
     check_job_fits(params.job, json.loads(os.environ["JOB_LIMITS"])["multi_node" if multi_node else "array"],
-                   multi_node=multi_node)
+                   multi_node=multi_node, memory_budget_mib=params.physics.memory_budget_mib)
     store = S3Store(bucket)
     required = {"model.key": params.model.key}
     if params.model.water_key:

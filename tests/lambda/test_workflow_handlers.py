@@ -262,6 +262,10 @@ ARRAY, MULTI_NODE = LIMITS["array"], LIMITS["multi_node"]
         ({"job": {"memory_mib": ARRAY["usable_memory_mib"] + 1}}, False, "job.memory_mib"),
         ({"job": {"vcpus": MULTI_NODE["online_cpus"] + 1}}, True, "job.vcpus"),
         ({"job": {"num_nodes": MULTI_NODE["max_nodes"] + 1}}, True, f"job.num_nodes={MULTI_NODE['max_nodes'] + 1}"),
+        # a wavefield budget the container cannot hold: the job would be killed, not slowed
+        ({"physics": {"memory_budget_mib": ARRAY["job_memory_mib"]}}, False,
+         f"physics.memory_budget_mib={ARRAY['job_memory_mib']} is more than the job's {ARRAY['job_memory_mib']} MiB"),
+        ({"job": {"memory_mib": 4000}}, False, "physics.memory_budget_mib=48000 is more than the job's 4000 MiB"),
     ],
 )
 def test_input_the_deployment_cannot_run_is_refused(aws, change, multi_node, message):

@@ -73,9 +73,10 @@ def test_mpi_job_nodes_must_fit_the_environment_at_once():
 def test_job_limits_are_those_of_each_jobs_compute_environment():
     batch = AppConfig().batch
     assert batch.job_limits() == {
-        "array": {"compute_environment": "m4-spot-8", "online_cpus": 8, "usable_memory_mib": 62259, "max_nodes": 128},
-        "multi_node": {"compute_environment": "r5-mnp-24", "online_cpus": 24, "usable_memory_mib": 747110,
-                       "max_nodes": 20},
+        "array": {"compute_environment": "m4-spot-8", "job_memory_mib": 62000, "online_cpus": 8,
+                  "usable_memory_mib": 62259, "max_nodes": 128},
+        "multi_node": {"compute_environment": "r5-mnp-24", "job_memory_mib": 180000, "online_cpus": 24,
+                       "usable_memory_mib": 747110, "max_nodes": 20},
     }
 
 

@@ -50,7 +50,8 @@ class PhysicsInput(_Strict):
     space_order: int = Field(default=8, ge=2, le=16)
     imaging: Literal["isic", "xcorr"] = "isic"
     storage: Literal["auto", "full", "subsampled", "checkpointed"] = "auto"
-    memory_budget_mib: int = Field(default=48_000, ge=64)
+    memory_budget_mib: int = Field(default=48_000, ge=64, description="memory of the whole worker process per "
+                                   "rank; the wavefield storage gets what Python, Devito and the traces leave")
     peak_frequency_hz: float = Field(default=20.0, gt=0, description="Ricker peak frequency (20 Hz in the seed)")
     preconditioning: bool = Field(default=True, description="depth scaling, water mute, direct-wave mute")
     aperture_buffer_m: float = Field(default=5000.0, ge=0)
@@ -122,7 +123,10 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def check_job_fits(job: JobInput, limits: dict, *, multi_node: bool) -> None:
+COMPILER_MEMORY_MIB = 256  # Devito's C compiler runs beside the worker, inside the same container limit
+
+
+def check_job_fits(job: JobInput, limits: dict, *, multi_node: bool, memory_budget_mib: int | None = None) -> None:
     """InvalidInput when the job overrides ask for more than any instance of the queue has (or, multi-node,
     more nodes than the environment can run at once): Batch would keep such a job RUNNABLE until the
     iteration times out. `limits`: stacks.config.ComputeEnvironmentConfig.limits() of the queue's
@@ -140,3 +144,7 @@ def check_job_fits(job: JobInput, limits: dict, *, multi_node: bool) -> None:
                         f"{where} can run at once")
     if problems:
         raise InvalidInput("; ".join(problems) + ": the job would wait in RUNNABLE until the iteration times out")
+    job_memory = job.memory_mib or limits.get("job_memory_mib")
+    if memory_budget_mib is not None and job_memory and memory_budget_mib > job_memory - COMPILER_MEMORY_MIB:
+        raise InvalidInput(f"physics.memory_budget_mib={memory_budget_mib} is more than the job's {job_memory} MiB "
+                           f"less {COMPILER_MEMORY_MIB} MiB for Devito's compiler: the container would be killed")

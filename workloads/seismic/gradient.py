@@ -29,7 +29,7 @@ from .operators import IMAGING_CONDITIONS
 from .preconditioning import Preconditioning
 from .propagation import ShotPropagator
 from .shot import Shot, time_axis
-from .storage import plan_storage
+from .storage import plan_storage, wavefield_budget
 
 __all__ = ["GradientResult", "compute_gradient", "DEFAULT_APERTURE_BUFFER_M"]
 
@@ -83,8 +83,8 @@ def compute_gradient(model: Model, shot: Shot, image: np.ndarray | None = None, 
                      dt_ms: float | None = None) -> GradientResult:
     """LS-RTM objective and gradient of one shot; see the module docstring for the formulas.
 
-    ``storage``: ``"auto"`` (fastest mode whose estimate fits ``memory_budget_bytes``, default half the
-    available memory), ``"subsampled"`` (every ``subsampling_factor``-th step, default the Nyquist-safe
+    ``storage``: ``"auto"`` (fastest mode whose estimate fits ``memory_budget_bytes``, a budget for the whole
+    process: what it already holds and the traces are counted first; default half the available memory), ``"subsampled"`` (every ``subsampling_factor``-th step, default the Nyquist-safe
     factor), ``"full"`` or ``"checkpointing"``. ``imaging``: ``"isic"`` (inverse-scattering imaging
     condition, the Born operator uses the matching linearised source) or ``"xcorr"`` (cross-correlation).
     ``aperture_buffer_m``: the model is restricted to the shot's x-range plus this buffer (None: whole
@@ -121,9 +121,16 @@ def compute_gradient(model: Model, shot: Shot, image: np.ndarray | None = None, 
 
     propagator = ShotPropagator(sub_model, shot.src, shot.rec, disc, shot.wavelet, imaging=imaging)
     n_ranks = propagator.comm.size if propagator.comm is not None else 1
+    budget = None
+    if memory_budget_bytes is not None:  # a budget for the whole process: what it already holds is spent
+        budget = wavefield_budget(int(memory_budget_bytes), disc.nt * shot.nrec * 4)
+        if budget <= 0:
+            raise SeismicInputError(
+                f"memory budget {memory_budget_bytes / 2**20:.3g} MiB is less than this process already holds "
+                f"with its traces ({(memory_budget_bytes - budget) / 2**20:.3g} MiB): no room for the wavefields")
     plan = plan_storage(storage, padded_shape=propagator.padded_shape, space_order=space_order, nt=disc.nt,
                         dt_ms=dt, max_frequency_hz=shot.wavelet.max_frequency_hz, imaging=imaging,
-                        budget_bytes=memory_budget_bytes, subsampling_factor=subsampling_factor,
+                        budget_bytes=budget, subsampling_factor=subsampling_factor,
                         born=dm is not None, n_ranks=n_ranks)
     setup_s = time.perf_counter() - t_start
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from .discretization import nyquist_subsampling_factor
 from .errors import SeismicInputError
 
-__all__ = ["StoragePlan", "plan_storage", "default_memory_budget", "available_memory_bytes", "STORAGE_MODES"]
+__all__ = ["StoragePlan", "plan_storage", "default_memory_budget", "wavefield_budget", "available_memory_bytes", "STORAGE_MODES"]
 
 STORAGE_MODES = ("auto", "subsampled", "full", "checkpointing")
 BYTES_PER_VALUE = 4  # float32
@@ -67,6 +67,24 @@ def available_memory_bytes() -> int:
             avail = min(avail, int(limit) - usage)
         break
     return max(int(avail), 0)
+
+
+TRACE_COPIES = 16  # observed, predicted, residual, adjoint source, and the band-limit filter's float64 scratch
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux), 0 where it cannot be read."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def wavefield_budget(process_budget: int, trace_bytes: int) -> int:
+    """What a budget for the whole process leaves for the wavefields: the memory already resident (Python,
+    Devito, the model and the shot: about 160 MiB) and the trace arrays of the gradient are the rest's."""
+    return process_budget - resident_bytes() - TRACE_COPIES * trace_bytes
 
 
 def default_memory_budget() -> int:

@@ -121,7 +121,7 @@ def test_bad_inputs_are_rejected_before_propagation(problem):
         ((model, shot, np.full(model.shape, np.nan)), {}, "NaN"),
         ((model, shot), {"storage": "tape"}, "storage must be one of"),
         ((model, shot), {"imaging": "rtm"}, "imaging must be one of"),
-        ((model, shot), {"memory_budget_bytes": 1000}, r"budget 0\.000954 MiB is too small"),
+        ((model, shot), {"memory_budget_bytes": 1000}, r"budget 0\.000954 MiB is less than this process already holds"),
         ((model, shot), {"preconditioning": Preconditioning(water_mask=np.zeros((2, 2), bool))}, "water mask"),
         ((model, "shot.segy"), {}, "shot must be a Shot"),
         ((model, Shot(src=shot.src, rec=shot.rec, data=shot.data, dt_ms=shot.dt_ms, t0_ms=4.0)), {}, "t0_ms = 0"),
