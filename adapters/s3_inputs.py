@@ -35,7 +35,7 @@ def require_objects(client, bucket: str, keys: dict[str, str]) -> None:
             elif code in MISSING_BUCKET:
                 raise InvalidInput(f"{where}: the bucket does not exist") from None
             elif code in REFUSED:
-                refused.append(where)
+                refused.append(f"{where} ({code})")  # the code tells a refusal from a missing object
             elif code in BAD_REQUEST:
                 raise InvalidInput(f"{where}: S3 refuses it ({code})") from None
             else:

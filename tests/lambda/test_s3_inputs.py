@@ -26,7 +26,7 @@ def _answering(code: str, status: int):
         ("404", 404, "not found: data_key s3://b/in.pt"),
         ("NoSuchBucket", 404, "data_key s3://b/in.pt: the bucket does not exist"),
         # S3 answers 403 for a missing key when the role may not list the bucket (the cosmicai validator's)
-        ("403", 403, "not readable (missing, or this workflow's role may not read it): data_key s3://b/in.pt"),
+        ("403", 403, "not readable (missing, or this workflow's role may not read it): data_key s3://b/in.pt (403)"),
         ("InvalidBucketName", 400, "data_key s3://b/in.pt: S3 refuses it (InvalidBucketName)"),
     ],
 )
