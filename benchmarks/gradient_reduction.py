@@ -25,9 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.lambdas import invoke  # noqa: E402
-from tools.local_cloud.event_sources import SqsEventSource  # noqa: E402
-from tools.local_cloud.moto_server import moto_server  # noqa: E402
+from localcloud.lambdas import invoke  # noqa: E402
+from localcloud.services.event_sources import SqsEventSource  # noqa: E402
+from localcloud.services.moto_server import moto_server  # noqa: E402
 from workloads.lsrtm import layout  # noqa: E402
 from workloads.lsrtm.arrays import add_npy_stream, to_npy_bytes  # noqa: E402
 from workloads.lsrtm.messages import IterationManifest, PartialGradientMessage  # noqa: E402

@@ -11,13 +11,14 @@ import boto3
 import numpy as np
 import pytest
 
+from adapters.seismic_upload import upload
+from localcloud.services.moto_server import moto_server
 from tests.conftest import REPO_ROOT
-from tools.local_cloud.moto_server import moto_server
-from tools.seismic_data import make_synthetic, upload
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import from_npy_bytes
 from workloads.lsrtm.messages import IterationManifest, PartialGradientMessage
 from workloads.lsrtm.params import RunParameters
+from workloads.seismic.datasets import make_synthetic
 
 WORKER = REPO_ROOT / "containers" / "gradient_worker" / "worker.py"
 BUCKET = "data"

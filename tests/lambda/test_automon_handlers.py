@@ -13,7 +13,7 @@ from moto import mock_aws
 from moto.moto_api import state_manager
 
 from containers.automon.task import upload_results
-from tools.lambdas import invoke, load_handler
+from localcloud.lambdas import invoke, load_handler
 from workloads.automon.config import RunConfig
 from workloads.automon.constants import NODE_TYPES
 from workloads.automon.coordinator import CoordinatorTimeouts

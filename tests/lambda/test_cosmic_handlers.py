@@ -17,8 +17,8 @@ import boto3
 import pytest
 import torch
 
-from tools.lambdas import LocalContext, invoke, load_handler
-from tools.local_cloud.moto_server import moto_server
+from localcloud.lambdas import LocalContext, invoke, load_handler
+from localcloud.services.moto_server import moto_server
 from workloads.cosmic.astromae import build_model
 from workloads.cosmic.dataset import save_dataset, synthetic_dataset
 from workloads.cosmic.inference import InferenceSettings, run_rank
@@ -130,7 +130,7 @@ def test_an_unreachable_rendezvous_server_fails_validation(s3, deployment, monke
 def _run_ranks(run: dict) -> list:
     """Every rank at once, on threads (each pairs through the rendezvous server, as Lambdas would)."""
     results: list = [None] * run["world_size"]
-    # import the handler once, before the threads: tools.lambdas.load_handler registers the module before
+    # import the handler once, before the threads: localcloud.lambdas.load_handler registers the module before
     # executing it, so a second thread importing at the same moment could see it half-initialised
     load_handler("cosmic_executor")
 

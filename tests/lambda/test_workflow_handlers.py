@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from adapters.s3_store import S3Store
+from localcloud.lambdas import invoke
+from localcloud.services.template import SynthesizedStack, matches
 from stacks.config import AppConfig
-from tools.lambdas import invoke
-from tools.local_cloud.template import SynthesizedStack, matches
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import from_npy_bytes, to_npy_bytes
 from workloads.lsrtm.messages import PartialGradientMessage

@@ -7,11 +7,11 @@ import json
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from localcloud.services.template import SynthesizedStack
 from stacks.config import AppConfig
 from stacks.constructs.seismic_jobs import RETRY_ON_STATUS_REASONS
 from stacks.constructs.shared_filesystem import MOUNT_PATH
 from tools.experiments.outputs import COMPUTE_POOLS, REQUIRED_OUTPUTS, parse_compute_pools
-from tools.local_cloud.template import SynthesizedStack
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from adapters.seismic_upload import upload
 from tools.images.engine import run
 from tools.images.session import REGION, Session, SmokeFailed
-from tools.seismic_data import make_synthetic, upload
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import from_npy_bytes
 from workloads.lsrtm.messages import IterationManifest
 from workloads.lsrtm.reduction import Accumulator
+from workloads.seismic.datasets import make_synthetic
 
 BUCKET = "smoke-lsrtm-data"
 LAMBDA = "workflow_lambdas"
