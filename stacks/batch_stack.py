@@ -221,8 +221,8 @@ class BatchStack(Stack):
             "ComputePools",
             value=self.to_json_string({key: pool.summary() for key, pool in self.pools.items()}),
             description="per compute environment key: queue, instance types, CPUs online per instance, "
-            "memory and nodes a job can get, threads per core (2 = hyper-threading on), spot, multi-node "
-            "(read by python -m tools.experiments)",
+            "memory and nodes a job can get, threads per core (2 = hyper-threading on), spot, multi-node, "
+            "vCPUs and cores per socket of the first type (read by python -m reproduce)",
         )
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from stacks.config import ComputeEnvironmentConfig
 from stacks.constructs.launch_template import WorkerLaunchTemplate
+from stacks.instance_types import instance_spec
 
 JOB_QUEUE_PRIORITY = 1000  # as in the seed; every queue has a single environment, so it only orders queues
 
@@ -84,6 +85,7 @@ class BatchPool(Construct):
 
     def summary(self) -> dict:
         """What a launcher needs to know about this pool (one entry of BatchStack's ComputePools output)."""
+        first = instance_spec(self.config.instance_types[0])
         return {
             "queue": self.job_queue.job_queue_name,
             "instance_types": list(self.config.instance_types),
@@ -93,4 +95,7 @@ class BatchPool(Construct):
             "threads_per_core": self.threads_per_core,  # 2: hyper-threading on
             "spot": self.config.spot,
             "multi_node": self.config.multi_node,
+            # the first instance type's size, which the MPI launcher sizes its jobs by
+            "vcpus": first.vcpus,
+            "cores_per_socket": first.physical_cores // first.sockets,
         }

@@ -64,7 +64,7 @@ def test_worker_writes_its_shot_gradient_and_message_once(cloud):
     assert gradient.shape == (81, 41) and np.isfinite(gradient).all() and np.abs(gradient).max() > 0
     summary = json.loads(cloud["s3"].get_object(Bucket=BUCKET, Key=layout.partial_summary_key("r1", 1, 1))["Body"].read())
     assert summary["misfit"] > 0
-    timings = summary["timings"]  # what tools.experiments collects
+    timings = summary["timings"]  # what reproduce collects
     assert 0 < timings["upload_s"] < timings["worker_s"]
     assert timings["worker_s"] >= timings["fetch_s"] + timings["total_s"] - 1e-3
 

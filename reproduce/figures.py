@@ -1,7 +1,7 @@
 """The paper's figures, each with the published numbers drawn beside new runs (matplotlib, Agg).
 
 Every function takes the published data, the new runs (possibly none) and a folder, writes one PNG and
-returns its path. New runs come from the launchers' JSON files (workloads.experiments.timings).
+returns its path. New runs come from the launchers' JSON files (reproduce.timings).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from workloads.experiments import cost as cost_model  # noqa: E402
-from workloads.experiments.published import Published  # noqa: E402
-from workloads.experiments.resilience import resilience_curve  # noqa: E402
-from workloads.experiments.timings import RunTimings  # noqa: E402
+from reproduce import cost as cost_model  # noqa: E402
+from reproduce.published import Published  # noqa: E402
+from reproduce.resilience import resilience_curve  # noqa: E402
+from reproduce.timings import RunTimings  # noqa: E402
 
 NEW = "new runs"
 

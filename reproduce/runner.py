@@ -16,8 +16,8 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from adapters.s3_store import S3Store
-from tools.experiments.chaos import PlannedFailure, Terminator
-from tools.experiments.collect import (
+from reproduce.chaos import PlannedFailure, Terminator
+from reproduce.collect import (
     ITERATION,
     child_ids,
     collect_run,
@@ -25,9 +25,9 @@ from tools.experiments.collect import (
     execution_arn,
     image_written_at,
 )
-from tools.experiments.outputs import Deployment
-from tools.experiments.plans import Plan
-from workloads.experiments.timings import RunTimings, run_file
+from reproduce.outputs import Deployment
+from reproduce.plans import Plan
+from reproduce.timings import RunTimings, run_file
 from workloads.lsrtm import layout
 from workloads.lsrtm.messages import IterationManifest
 from workloads.lsrtm.store import ObjectNotFound

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from workloads.experiments.timings import Termination
+from reproduce.timings import Termination
 
 
 @dataclass

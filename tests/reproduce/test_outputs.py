@@ -4,17 +4,20 @@ import json
 
 import pytest
 
-from tools.experiments.outputs import COMPUTE_POOLS, REQUIRED_OUTPUTS, DeploymentError, read_deployment
+from reproduce.outputs import COMPUTE_POOLS, REQUIRED_OUTPUTS, DeploymentError, read_deployment
 
 from .conftest import PREFIX
 
+# the instance facts the output carries (r5.24xlarge: 96 vCPUs, 2 sockets of 24 cores, 768 GiB)
+R5 = {"vcpus": 96, "cores_per_socket": 24, "usable_memory_mib": 747110}
 POOLS = {
     "r5-spot-24": {"queue": "hpcx-r5-spot-24", "instance_types": ["r5.24xlarge"], "online_cpus": 24,
-                   "threads_per_core": 1, "spot": True, "multi_node": False},
+                   "threads_per_core": 1, "spot": True, "multi_node": False, **R5},
     "c5n-mnp-18": {"queue": "hpcx-c5n-mnp-18", "instance_types": ["c5n.18xlarge"], "online_cpus": 18,
-                   "threads_per_core": 1, "spot": False, "multi_node": True},
+                   "threads_per_core": 1, "spot": False, "multi_node": True,
+                   "vcpus": 72, "cores_per_socket": 18, "usable_memory_mib": 186777},
     "r5-ht": {"queue": "hpcx-r5-ht", "instance_types": ["r5.24xlarge"], "online_cpus": 48,
-              "threads_per_core": 2, "spot": True, "multi_node": False},
+              "threads_per_core": 2, "spot": True, "multi_node": False, **R5},
 }
 
 

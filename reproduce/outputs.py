@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from stacks.instance_types import instance_spec
-
 DEFAULT_STACK = "hpcx-batch"  # <prefix>-batch with the default prefix
 
 # output key -> Deployment field
@@ -46,6 +44,9 @@ class Queue:
     spot: bool
     multi_node: bool
     max_vcpus: int
+    vcpus: int  # per instance of the first type, threads included
+    cores_per_socket: int  # of the first type: the paper runs one MPI rank's threads on one socket
+    usable_memory_mib: int  # the most memory one job can get on any of the pool's instance types
     ecs_cluster_arn: str | None = None
 
     @property
@@ -56,9 +57,8 @@ class Queue:
         return self.threads_per_core > 1
 
     def describe_cpus(self) -> str:
-        spec = instance_spec(self.instance_types[0])
         ht = "on" if self.hyperthreading else "off"
-        return (f"its {self.instance_types[0]} instances keep {self.online_cpus} of {spec.vcpus} vCPUs online "
+        return (f"its {self.instance_types[0]} instances keep {self.online_cpus} of {self.vcpus} vCPUs online "
                 f"({self.threads_per_core} thread(s) per core, hyper-threading {ht})")
 
 
@@ -106,7 +106,8 @@ def parse_compute_pools(value: str) -> dict[str, dict]:
         pools = json.loads(value)
     except json.JSONDecodeError as exc:
         raise DeploymentError(f"output {COMPUTE_POOLS} is not JSON: {exc}") from None
-    fields = ("queue", "instance_types", "online_cpus", "threads_per_core", "spot", "multi_node")
+    fields = ("queue", "instance_types", "online_cpus", "threads_per_core", "spot", "multi_node", "vcpus",
+              "cores_per_socket", "usable_memory_mib")
     for key, pool in pools.items():
         absent = [f for f in fields if f not in pool]
         if absent:
@@ -140,6 +141,9 @@ def _job_queues(pools: dict[str, dict], batch) -> dict[str, Queue]:
             spot=bool(pool["spot"]),
             multi_node=bool(pool["multi_node"]),
             max_vcpus=int(ce.get("computeResources", {}).get("maxvCpus", 0)),
+            vcpus=int(pool["vcpus"]),
+            cores_per_socket=int(pool["cores_per_socket"]),
+            usable_memory_mib=int(pool["usable_memory_mib"]),
             ecs_cluster_arn=ce.get("ecsClusterArn"),
         )
     return out

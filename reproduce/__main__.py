@@ -1,14 +1,14 @@
 """Re-run the seismic imaging paper's experiments on a deployed BatchStack.
 
-  python -m tools.experiments weak --campaign jan [--batch-sizes 1 2 4 ...] [--runs 3]
-  python -m tools.experiments openmp --campaign jan --queue r5-spot-24 --threads 1 2 4 8 16 24
-  python -m tools.experiments mpi --campaign jan --queue c5n-mnp-18 --nodes 1 2 4 8 16
-  python -m tools.experiments hybrid --campaign jan
-  python -m tools.experiments cost --campaign jan [--shots 100]
-  python -m tools.experiments resilience --campaign jan --failure-rate 0.1 --confirm-terminate
-  python -m tools.experiments collect --campaign jan --run-id <run id> --experiment weak
-  python -m tools.experiments spot --instance-types c5n.18xlarge m4.4xlarge --days 7
-  python -m tools.experiments figures [--results out/experiments] [--out out/experiments/figures]
+  python -m reproduce weak --campaign jan [--batch-sizes 1 2 4 ...] [--runs 3]
+  python -m reproduce openmp --campaign jan --queue r5-spot-24 --threads 1 2 4 8 16 24
+  python -m reproduce mpi --campaign jan --queue c5n-mnp-18 --nodes 1 2 4 8 16
+  python -m reproduce hybrid --campaign jan
+  python -m reproduce cost --campaign jan [--shots 100]
+  python -m reproduce resilience --campaign jan --failure-rate 0.1 --confirm-terminate
+  python -m reproduce collect --campaign jan --run-id <run id> --experiment weak
+  python -m reproduce spot --instance-types c5n.18xlarge m4.4xlarge --days 7
+  python -m reproduce figures [--results out/experiments] [--out out/experiments/figures]
 
 Queues, job definitions, the bucket and the state machine come from the stack's outputs (--stack).
 --dry-run prints what would be submitted and submits nothing. Results: one JSON file per run in
@@ -26,14 +26,14 @@ from pathlib import Path
 from botocore.exceptions import NoCredentialsError, NoRegionError
 from pydantic import ValidationError
 
-from tools.experiments import plans as P
-from tools.experiments.outputs import DEFAULT_STACK, DeploymentError, read_deployment
+from reproduce import plans as P
+from reproduce.outputs import DEFAULT_STACK, DeploymentError, read_deployment
 
 DEFAULT_RESULTS = Path("out/experiments")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.experiments", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m reproduce", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def launcher(name: str, help_: str) -> argparse.ArgumentParser:
@@ -170,7 +170,7 @@ def _launch(args: argparse.Namespace, session) -> int:
     plans = plan(params, deployment)
     failures = {}
     if args.command == "resilience":
-        from tools.experiments.chaos import plan_failures
+        from reproduce.chaos import plan_failures
 
         failures = {p.run_id: plan_failures(params.shots, params.failure_rate, params.window_s, int(p.parameters["seed"]))
                     for p in plans}
@@ -181,7 +181,7 @@ def _launch(args: argparse.Namespace, session) -> int:
                 print(json.dumps({"terminations": [f.__dict__ for f in failures[p.run_id]]}, default=str))
         print(f"dry run: {len(plans)} run(s) planned, nothing submitted", file=sys.stderr)
         return 0
-    from tools.experiments.runner import Clients, Runner
+    from reproduce.runner import Clients, Runner
 
     with _progress() as progress:
         runner = Runner(Clients.from_session(session), deployment, args.results / args.command, poll_s=args.poll,
@@ -213,8 +213,8 @@ class _progress:
 
 
 def _collect(args: argparse.Namespace, session) -> int:
-    from tools.experiments.collect import recollect_run
-    from workloads.experiments.timings import RunTimings, run_file
+    from reproduce.collect import recollect_run
+    from reproduce.timings import RunTimings, run_file
 
     session = _session(args, session)
     cloudformation, batch, s3 = (session.client(n) for n in ("cloudformation", "batch", "s3"))
@@ -233,7 +233,7 @@ def _collect(args: argparse.Namespace, session) -> int:
 
 
 def _spot(args: argparse.Namespace, session) -> int:
-    from tools.experiments.spot import save, spot_history, window
+    from reproduce.spot import save, spot_history, window
 
     try:
         start, end = window(args.days, datetime.now(UTC))
@@ -245,9 +245,9 @@ def _spot(args: argparse.Namespace, session) -> int:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from tools.experiments.figures import render_all
-    from workloads.experiments.published import load
-    from workloads.experiments.timings import RunTimings, to_csv
+    from reproduce.figures import render_all
+    from reproduce.published import load
+    from reproduce.timings import RunTimings, to_csv
 
     runs = [RunTimings.load(p) for p in sorted(args.results.glob("*/*.json")) if p.parent.name in EXPERIMENTS]
     spot_file = args.spot or args.results / "spot_prices.json"

@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 
 from adapters.s3_store import S3Store
-from tools.experiments.outputs import Deployment, DeploymentError
-from tools.experiments.plans import HYBRID_CASES, RUN_ID_LABELS
-from workloads.experiments.timings import JobTiming, RunTimings, Termination, WorkerTiming
+from reproduce.outputs import Deployment, DeploymentError
+from reproduce.plans import HYBRID_CASES, RUN_ID_LABELS
+from reproduce.timings import JobTiming, RunTimings, Termination, WorkerTiming
 from workloads.lsrtm import layout
 from workloads.lsrtm.reduction import load_manifest
 from workloads.lsrtm.store import ObjectNotFound
@@ -130,7 +130,7 @@ def recollect_run(*, batch, s3, deployment: Deployment, run_id: str, experiment:
 
 def recover_parameters(experiment: str, run_id: str, *, jobs: list[dict], run_parameters: dict, shots: list[int],
                        deployment: Deployment | None = None) -> dict:
-    """The parameters a launcher records with a run (tools/experiments/plans.py), rebuilt from what the run
+    """The parameters a launcher records with a run (reproduce/plans.py), rebuilt from what the run
     left: the labels of its id, its parameters.json and its Batch job (threads and nodes as Batch ran them).
     A resilience run's seed and window are in no artefact: only its run file has them."""
     out: dict = {}

@@ -11,10 +11,10 @@ import pytest
 from botocore.stub import ANY
 from moto import mock_aws
 
-from tools.experiments import plans as P
-from tools.experiments.chaos import PlannedFailure, Terminator, plan_failures
-from tools.experiments.runner import Clients, Runner
-from workloads.experiments.timings import RunTimings, run_file
+from reproduce import plans as P
+from reproduce.chaos import PlannedFailure, Terminator, plan_failures
+from reproduce.runner import Clients, Runner
+from reproduce.timings import RunTimings, run_file
 from workloads.lsrtm import layout
 from workloads.lsrtm.messages import IterationManifest
 

@@ -4,7 +4,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tools.experiments.outputs import Deployment, Queue
+from reproduce.outputs import Deployment, Queue
+from stacks.instance_types import ECS_USABLE_MEMORY_FRACTION, instance_spec
 
 ACCOUNT = "123456789012"
 PREFIX = f"arn:aws:batch:us-east-1:{ACCOUNT}"
@@ -13,10 +14,12 @@ BUCKET = "hpcx-data"
 
 def queue(key: str, itype: str, online_cpus: int, *, spot: bool, multi_node: bool, max_vcpus: int = 2048,
           threads_per_core: int = 1) -> Queue:
+    spec = instance_spec(itype)  # what the ComputePools output says of the type
     return Queue(key=key, name=f"hpcx-{key}", arn=f"{PREFIX}:job-queue/hpcx-{key}",
                  compute_environment=f"{PREFIX}:compute-environment/ce-{key}", instance_types=(itype,),
                  online_cpus=online_cpus, threads_per_core=threads_per_core, spot=spot, multi_node=multi_node,
-                 max_vcpus=max_vcpus,
+                 max_vcpus=max_vcpus, vcpus=spec.vcpus, cores_per_socket=spec.physical_cores // spec.sockets,
+                 usable_memory_mib=int(spec.memory_mib * ECS_USABLE_MEMORY_FRACTION),
                  ecs_cluster_arn=f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/ce-{key}")
 
 

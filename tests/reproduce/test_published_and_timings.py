@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from workloads.experiments import published
-from workloads.experiments.timings import JobTiming, RunTimings, WorkerTiming, load_runs, to_csv
+from reproduce import published
+from reproduce.timings import JobTiming, RunTimings, WorkerTiming, load_runs, to_csv
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from tools.experiments import plans as P
+from reproduce import plans as P
 
 BASE = P.load_base_input(None)
 

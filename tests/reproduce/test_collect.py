@@ -10,10 +10,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tools.experiments import plans as P
-from tools.experiments.__main__ import main
-from tools.experiments.collect import recover_parameters
-from workloads.experiments.timings import JobTiming, RunTimings, Termination, run_file
+from reproduce import plans as P
+from reproduce.__main__ import main
+from reproduce.collect import recover_parameters
+from reproduce.timings import JobTiming, RunTimings, Termination, run_file
 from workloads.lsrtm import layout
 from workloads.lsrtm.messages import IterationManifest
 
@@ -70,7 +70,7 @@ def test_an_execution_gives_back_batch_size_repeat_and_failure_rate(deployment):
 
 @pytest.fixture
 def aws(deployment, stubbed, monkeypatch):
-    import tools.experiments.__main__ as cli
+    import reproduce.__main__ as cli
 
     monkeypatch.setattr(cli, "read_deployment", lambda stack, cfn, batch: deployment)
     batch, batch_stub = stubbed("batch")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workloads.experiments.published import load
-from workloads.experiments.resilience import makespan, resilience_curve
+from reproduce.published import load
+from reproduce.resilience import makespan, resilience_curve
 
 PUB = load().resilience
 SERIES = {"restart_60s": (True, 60.0), "restart_120s": (True, 120.0), "no_restart": (False, 0.0)}

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tools.experiments import figures
-from tools.experiments.__main__ import main
-from workloads.experiments.published import load
-from workloads.experiments.timings import JobTiming, RunTimings, WorkerTiming
+from reproduce import figures
+from reproduce.__main__ import main
+from reproduce.published import load
+from reproduce.timings import JobTiming, RunTimings, WorkerTiming
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -35,7 +35,7 @@ def test_bad_parameters_fail_before_any_aws_call(argv, message, capsys):
 
 
 def test_dry_run_prints_the_plan_and_submits_nothing(stubbed, deployment, capsys, monkeypatch):
-    import tools.experiments.__main__ as cli
+    import reproduce.__main__ as cli
 
     monkeypatch.setattr(cli, "read_deployment", lambda stack, cfn, batch: deployment)
     batch, batch_stub = stubbed("batch")  # no responses queued: any Batch call would fail the test
@@ -53,7 +53,7 @@ def test_dry_run_prints_the_plan_and_submits_nothing(stubbed, deployment, capsys
 
 
 def test_a_contradicted_hyperthreading_flag_submits_nothing(stubbed, deployment, capsys, monkeypatch):
-    import tools.experiments.__main__ as cli
+    import reproduce.__main__ as cli
 
     monkeypatch.setattr(cli, "read_deployment", lambda stack, cfn, batch: deployment)
     batch, batch_stub = stubbed("batch")  # no responses queued: any Batch call would fail the test

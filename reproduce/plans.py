@@ -19,12 +19,11 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from stacks.instance_types import ECS_USABLE_MEMORY_FRACTION, instance_spec
-from tools.experiments.outputs import Deployment, DeploymentError, Queue
+from reproduce.outputs import Deployment, DeploymentError, Queue
 from workloads.lsrtm.messages import IterationManifest
 from workloads.lsrtm.params import InvalidInput, RunParameters, check_run_id
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BASE_INPUT = REPO_ROOT / "examples" / "lsrtm_bp2004.json"
 NO_EXECUTION_TOKEN = "experiment-without-execution"
 ITERATION = 1
@@ -237,10 +236,9 @@ def _fits(queue: Queue, *, vcpus: int, memory_mib: int, setting: str) -> None:
     if vcpus > queue.online_cpus:
         raise PlanError(f"{setting}={vcpus} but queue {queue.name} offers {queue.online_cpus} CPUs per instance: "
                         f"{queue.describe_cpus()}; the job would never start")
-    for t in queue.instance_types:
-        usable = int(instance_spec(t).memory_mib * ECS_USABLE_MEMORY_FRACTION)
-        if memory_mib > usable:
-            raise PlanError(f"memory {memory_mib} MiB exceeds what {t} in {queue.name} gives a job ({usable} MiB)")
+    if memory_mib > queue.usable_memory_mib:
+        raise PlanError(f"memory {memory_mib} MiB exceeds what {'/'.join(queue.instance_types)} in {queue.name} "
+                        f"gives a job ({queue.usable_memory_mib} MiB)")
 
 
 def _shot_index(base: dict[str, Any], shot: int) -> int:
@@ -331,12 +329,11 @@ def plan_mpi(p: MpiParams, dep: Deployment) -> list[Plan]:
         raise PlanError(str(exc)) from None
     if not queue.multi_node:
         raise PlanError(f"queue {queue.name} is not a multi-node queue (MPI runs need one)")
-    spec = instance_spec(queue.instance_types[0])
-    threads = p.threads or spec.physical_cores // spec.sockets  # the paper: one socket, 24 on r5, 18 on c5n
-    memory = p.memory_mib or min(180_000, int(spec.memory_mib * ECS_USABLE_MEMORY_FRACTION))
+    threads = p.threads or queue.cores_per_socket  # the paper: one socket, 24 on r5, 18 on c5n
+    memory = p.memory_mib or min(180_000, queue.usable_memory_mib)
     _fits(queue, vcpus=threads, memory_mib=memory, setting="threads")
-    if max(p.nodes) * spec.vcpus > queue.max_vcpus:
-        raise PlanError(f"{max(p.nodes)} nodes of {queue.instance_types[0]} need {max(p.nodes) * spec.vcpus} vCPUs; "
+    if max(p.nodes) * queue.vcpus > queue.max_vcpus:
+        raise PlanError(f"{max(p.nodes)} nodes of {queue.instance_types[0]} need {max(p.nodes) * queue.vcpus} vCPUs; "
                         f"queue {queue.name} allows {queue.max_vcpus}")
     plans = []
     for n in p.nodes:

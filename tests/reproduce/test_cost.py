@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workloads.experiments import cost
-from workloads.experiments.published import load
+from reproduce import cost
+from reproduce.published import load
 
 PUB = load()
 
