@@ -105,12 +105,12 @@ class LsrtmWorkflow(Construct):
         common = {"log_retention": log_retention}
         env = {"DATA_BUCKET": bucket.bucket_name}
         self.validate = WorkflowFunction(
-            self, "ValidateInput", handler_folder="validate_input", function_name=name("lsrtm-validate-input"),
+            self, "ValidateInput", handler_folder="lsrtm_validate_input", function_name=name("lsrtm-validate-input"),
             description="LSRTM-SGD: validate the execution input",
             environment={**env, "JOB_LIMITS": json.dumps(job_limits, separators=(",", ":"))}, **common,
         )
         self.submit = WorkflowFunction(
-            self, "SubmitGradientJob", handler_folder="submit_gradient_job",
+            self, "SubmitGradientJob", handler_folder="lsrtm_submit_gradient_job",
             function_name=name("lsrtm-submit-gradient-job"),
             description="LSRTM-SGD: store the task token, submit the gradient job(s)",
             environment={
@@ -123,7 +123,7 @@ class LsrtmWorkflow(Construct):
             **common,
         )
         self.reduce = WorkflowFunction(
-            self, "ReduceGradients", handler_folder="reduce_gradients", function_name=name("lsrtm-reduce-gradients"),
+            self, "ReduceGradients", handler_folder="lsrtm_reduce_gradients", function_name=name("lsrtm-reduce-gradients"),
             description="LSRTM-SGD: sum partial gradients exactly once, update the image",
             timeout=REDUCER_TIMEOUT, memory_mib=2048,
             environment={**env, "DEAD_LETTER_QUEUE_URL": messages.dead_letters.queue_url,
@@ -131,12 +131,12 @@ class LsrtmWorkflow(Construct):
             **common,
         )
         self.job_failed = WorkflowFunction(
-            self, "GradientJobFailed", handler_folder="gradient_job_failed",
+            self, "GradientJobFailed", handler_folder="lsrtm_gradient_job_failed",
             function_name=name("lsrtm-gradient-job-failed"),
             description="LSRTM-SGD: fail the iteration when a gradient job fails for good", environment=env, **common,
         )
         self.clean_up = WorkflowFunction(
-            self, "CleanUp", handler_folder="clean_up", function_name=name("lsrtm-clean-up"),
+            self, "CleanUp", handler_folder="lsrtm_clean_up", function_name=name("lsrtm-clean-up"),
             description="LSRTM-SGD: terminate leftover jobs, delete intermediates, write the report",
             environment=env, **common,
         )

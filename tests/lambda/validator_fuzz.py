@@ -274,7 +274,7 @@ AUTOMON_EXAMPLES = [
 ]
 
 VALIDATORS = {
-    "validate_input": Validator("validate_input", LSRTM_EXAMPLES,
+    "lsrtm_validate_input": Validator("lsrtm_validate_input", LSRTM_EXAMPLES,
                                 [("bucket",), ("job", "vcpus"), ("job", "memory_mib"), ("job", "num_nodes"),
                                  ("physics", "peak_frequency_hz"), ("step_rule",)], _lsrtm, _check_lsrtm),
     "cosmic_validate_input": Validator("cosmic_validate_input", COSMIC_EXAMPLES,
@@ -291,7 +291,7 @@ class Finding(AssertionError):
 
 def outcome(validator: Validator, raw: Any, execution: str, multi_node: bool = False) -> str:
     """'accepted' or 'rejected'; raises Finding for anything else (its message says which kind)."""
-    event = {"input": raw, "execution": execution, **({"multi_node": multi_node} if validator.name == "validate_input"
+    event = {"input": raw, "execution": execution, **({"multi_node": multi_node} if validator.name == "lsrtm_validate_input"
                                                        else {})}
     try:
         run = invoke(validator.name, event)
