@@ -1,4 +1,4 @@
-"""ObjectStore on S3 (workloads.lsrtm.store.ObjectStore). Clients come from boto3's default chain, so
+"""ObjectStore on S3 (workloads.common.store.ObjectStore). Clients come from boto3's default chain, so
 AWS_ENDPOINT_URL_S3 points the same code at a local emulator."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 import boto3
 from botocore.exceptions import ClientError
 
-from workloads.lsrtm.store import ObjectNotFound, PreconditionFailed
+from workloads.common.store import ObjectNotFound, PreconditionFailed
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 # 412: the object is not at the version named; 409: another conditional write to the key is in flight

@@ -212,9 +212,9 @@ def run(
     """
     from adapters.s3_store import S3Store
     from localcloud.services.moto_server import moto_server
+    from workloads.common.store import ObjectNotFound
     from workloads.lsrtm import layout
     from workloads.lsrtm.arrays import from_npy_bytes
-    from workloads.lsrtm.store import ObjectNotFound
     from workloads.seismic.datasets import make_synthetic
 
     workdir = Path(workdir or tempfile.mkdtemp(prefix="lsrtm-local-"))

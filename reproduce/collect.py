@@ -9,9 +9,9 @@ from adapters.s3_store import S3Store
 from reproduce.outputs import Deployment, DeploymentError
 from reproduce.plans import HYBRID_CASES, RUN_ID_LABELS
 from reproduce.timings import JobTiming, RunTimings, Termination, WorkerTiming
+from workloads.common.store import ObjectNotFound
 from workloads.lsrtm import layout
 from workloads.lsrtm.reduction import load_manifest
-from workloads.lsrtm.store import ObjectNotFound
 
 DESCRIBE_LIMIT = 100  # DescribeJobs takes at most 100 ids
 ITERATION = 1  # every experiment run is one iteration of the workflow

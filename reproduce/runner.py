@@ -28,9 +28,9 @@ from reproduce.collect import (
 from reproduce.outputs import Deployment
 from reproduce.plans import Plan
 from reproduce.timings import RunTimings, run_file
+from workloads.common.store import ObjectNotFound
 from workloads.lsrtm import layout
 from workloads.lsrtm.messages import IterationManifest
-from workloads.lsrtm.store import ObjectNotFound
 
 FINAL_JOB = ("SUCCEEDED", "FAILED")
 # run_id, finished jobs, all jobs, status line

@@ -12,12 +12,13 @@ import ipaddress
 import re
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from stacks.cidr import check_private_cidr
 from stacks.instance_types import instance_spec
 from stacks.log_retention import check_retention_days
 from workloads.automon.constants import DEFAULT_PORT, NODE_TYPES
+from workloads.common.execution_input import StrictInput
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 # Fargate task sizes (CPU units -> allowed memory in MiB), from the ECS task-definition docs.
@@ -33,10 +34,6 @@ FARGATE_MEMORY_MIB: dict[int, range] = {
 MAX_INLINE_MAP_CONCURRENCY = 40  # Step Functions runs at most 40 iterations of an inline Map at once
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def check_fargate_size(what: str, cpu: int, memory_mib: int) -> None:
     if cpu not in FARGATE_MEMORY_MIB:
         raise ValueError(f"{what}: Fargate CPU must be one of {sorted(FARGATE_MEMORY_MIB)} units, got {cpu}")
@@ -48,7 +45,7 @@ def check_fargate_size(what: str, cpu: int, memory_mib: int) -> None:
         )
 
 
-class CoordinatorConfig(_Strict):
+class CoordinatorConfig(StrictInput):
     """Where the AutoMon coordinator runs: an EC2 instance (the paper's c5.4xlarge) or a Fargate task."""
 
     kind: Literal["ec2", "fargate"] = "ec2"
@@ -78,7 +75,7 @@ def _default_error_bounds() -> dict[str, list[float]]:
     return {name: list(nt.error_bounds) for name, nt in NODE_TYPES.items()}
 
 
-class AutoMonConfig(_Strict):
+class AutoMonConfig(StrictInput):
     coordinator_region: str = "us-west-2"
     nodes_region: str = "us-east-2"
     # zones per VPC: empty = the first `az_count` zones of the region, chosen by CloudFormation (Fn::GetAZs),

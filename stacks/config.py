@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from stacks.automon_config import AutoMonConfig
 from stacks.cidr import check_private_cidr
@@ -20,6 +20,7 @@ from stacks.fmi_config import FmiConfig
 from stacks.hybrid_ray_config import HybridRayConfig
 from stacks.instance_types import ECS_USABLE_MEMORY_FRACTION, instance_spec
 from stacks.log_retention import check_retention_days
+from workloads.common.execution_input import StrictInput
 
 PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
 
@@ -28,11 +29,7 @@ class ConfigError(ValueError):
     """Raised for configuration that cannot be deployed; the message names the offending setting."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ComputeEnvironmentConfig(_Strict):
+class ComputeEnvironmentConfig(StrictInput):
     """One Batch compute environment and the job queue in front of it."""
 
     key: str = Field(description="short id; the queue is named <prefix>-<key>")
@@ -107,7 +104,7 @@ class ComputeEnvironmentConfig(_Strict):
                 "max_nodes": self.max_nodes()}
 
 
-class JobConfig(_Strict):
+class JobConfig(StrictInput):
     queue: str = Field(description="key of the compute environment whose queue runs the job")
     vcpus: int = Field(gt=0)
     memory_mib: int = Field(gt=0)
@@ -148,7 +145,7 @@ def _default_compute_environments() -> list[ComputeEnvironmentConfig]:
     ]
 
 
-class BatchConfig(_Strict):
+class BatchConfig(StrictInput):
     vpc_cidr: str = "10.20.0.0/16"
     # Without explicit zones the stack stays environment-agnostic, where CloudFormation offers 2 AZs.
     max_azs: int = Field(default=2, ge=1, le=2)
@@ -223,7 +220,7 @@ class BatchConfig(_Strict):
         raise ValueError(f"{setting}={key!r} names no compute environment; known: {[c.key for c in self.compute_environments]}")
 
 
-class AppConfig(_Strict):
+class AppConfig(StrictInput):
     prefix: str = "hpcx"
     batch: BatchConfig = BatchConfig()
     automon: AutoMonConfig = AutoMonConfig()

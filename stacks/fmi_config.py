@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from stacks.automon_config import check_fargate_size
 from stacks.cidr import check_private_cidr
 from stacks.log_retention import check_retention_days
+from workloads.common.execution_input import StrictInput
 from workloads.cosmic.constants import (
     DEFAULT_OP_TIMEOUT_S,
     HEALTH_PORT,
@@ -27,11 +28,7 @@ LAMBDA_MAX_TIMEOUT_S = 900
 LAMBDA_MEMORY_MIB = range(128, 10240 + 1)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FmiConfig(_Strict):
+class FmiConfig(StrictInput):
     vpc_cidr: str = "10.60.0.0/16"  # apart from the other stacks' defaults, should anyone peer them
     az_count: int = Field(default=2, ge=1, le=3)
     # the rendezvous task sits in private subnets; a NAT gateway lets it pull its image and write logs

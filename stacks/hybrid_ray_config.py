@@ -14,11 +14,12 @@ import ipaddress
 import re
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from stacks.cidr import check_private_cidr
 from stacks.instance_types import instance_spec
 from stacks.log_retention import check_retention_days
+from workloads.common.execution_input import StrictInput
 from workloads.hybrid_ray.topology import HybridTopology
 
 # One source of truth: the version the boot scripts pin unless told otherwise.
@@ -36,11 +37,7 @@ SSH_TUNNEL_REFUSAL = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HybridRayConfig(_Strict):
+class HybridRayConfig(StrictInput):
     hpc_vpc_cidr: str = "10.50.0.0/16"
     cloud_vpc_cidr: str = "10.51.0.0/16"
     # Both VPCs in one zone (as the original): no inter-AZ charges, EFS mount target next to the nodes.

@@ -14,8 +14,8 @@ from aws_lambda_powertools import Logger
 
 from adapters.s3_store import S3Store
 from adapters.task_tokens import send_failure
+from workloads.common.store import ObjectNotFound
 from workloads.lsrtm.reduction import load_manifest
-from workloads.lsrtm.store import ObjectNotFound
 
 logger = Logger(service="lsrtm-gradient-job-failed")
 ERROR = "GradientJobFailed"

@@ -30,10 +30,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from adapters.s3_store import S3Store
 from adapters.task_tokens import send_failure, send_success
+from workloads.common.store import ObjectNotFound
 from workloads.lsrtm import layout
 from workloads.lsrtm.messages import InvalidMessage, PartialGradientMessage
 from workloads.lsrtm.reduction import apply_update, load_manifest, reduce_messages
-from workloads.lsrtm.store import ObjectNotFound
 
 logger = Logger(service="lsrtm-reduce-gradients")
 INVALID = "InvalidGradientMessage"

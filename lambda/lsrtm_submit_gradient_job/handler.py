@@ -13,11 +13,11 @@ import boto3
 from aws_lambda_powertools import Logger
 
 from adapters.s3_store import S3Store
+from workloads.common.store import ObjectNotFound
 from workloads.lsrtm import layout
 from workloads.lsrtm.messages import IterationManifest
 from workloads.lsrtm.params import RunParameters
 from workloads.lsrtm.shots import shots_for_iteration
-from workloads.lsrtm.store import ObjectNotFound
 
 logger = Logger(service="lsrtm-submit-gradient-job")
 

@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 
 from adapters.s3_inputs import require_objects
 from adapters.s3_store import S3Store
-from workloads.execution_input import echo
+from workloads.common.execution_input import echo
 from workloads.lsrtm import layout
 from workloads.lsrtm.params import InvalidInput, RunParameters, check_job_fits, check_run_id
 

@@ -19,7 +19,8 @@ from workloads.automon.constants import NODE_TYPES
 from workloads.automon.coordinator import CoordinatorTimeouts
 from workloads.automon.local import run_local
 from workloads.automon.node import NodeTimeouts
-from workloads.execution_input import MAX_MESSAGE_CHARS
+from workloads.automon.plan import plan
+from workloads.common.execution_input import MAX_MESSAGE_CHARS, InvalidInput
 
 BUCKET = "hpcx-automon-results-123456789012-us-east-2"
 NODES_REGION, COORDINATOR_REGION = "us-east-2", "us-west-2"
@@ -30,7 +31,6 @@ ERROR_BOUNDS = {name: list(nt.error_bounds) for name, nt in NODE_TYPES.items()}
 
 
 def _plan(raw, *, automon=True, datasets=False, execution="exec-1"):
-    plan = load_handler("automon_validate_input", "plan")
     return plan(raw, execution=execution, bucket=BUCKET, results_prefix="results/", node_counts=NODE_COUNTS,
                 error_bounds=ERROR_BOUNDS, automon_in_image=automon, datasets_in_image=datasets)
 
@@ -102,8 +102,7 @@ def test_a_long_execution_name_still_gives_a_valid_unique_token():
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(raw, kwargs, message):
-    invalid = load_handler("automon_validate_input").__globals__["InvalidInput"]
-    with pytest.raises(invalid) as err:
+    with pytest.raises(InvalidInput) as err:
         _plan(raw, **kwargs)
     assert message in str(err.value) and len(str(err.value)) <= MAX_MESSAGE_CHARS
 

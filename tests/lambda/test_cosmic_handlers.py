@@ -19,6 +19,7 @@ import torch
 
 from localcloud.lambdas import LocalContext, invoke, load_handler
 from localcloud.services.moto_server import moto_server
+from workloads.common.execution_input import MAX_MESSAGE_CHARS
 from workloads.cosmic.astromae import build_model
 from workloads.cosmic.dataset import save_dataset, synthetic_dataset
 from workloads.cosmic.inference import InferenceSettings, run_rank
@@ -26,7 +27,6 @@ from workloads.cosmic.job import InvalidInput, ResultsIncomplete, ResultsInconsi
 from workloads.cosmic.metrics import SCHEMA, combine_records, delta_z, rank_record
 from workloads.cosmic.rendezvous_server import running_server
 from workloads.cosmic.script_runner import ScriptFailed
-from workloads.execution_input import MAX_MESSAGE_CHARS
 
 DATA, CODE, RESULTS = "cosmic-data", "cosmic-code", "cosmic-results"
 
