@@ -18,6 +18,7 @@ from constructs import Construct
 
 from stacks.config import AppConfig
 from stacks.constructs.batch_pool import BatchPool
+from stacks.constructs.image_context import PACKAGE_SOURCES
 from stacks.constructs.lsrtm_workflow import GradientMessages, LsrtmWorkflow
 from stacks.constructs.network import WorkerNetwork
 from stacks.constructs.secure_bucket import SecureBucket
@@ -31,7 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKER_DOCKERFILE = "containers/gradient_worker/Dockerfile"
 # The image's build context is the repository root, narrowed to what the Dockerfile copies.
 ITERATION_STARTUP_ALLOWANCE_MINUTES = 30
-WORKER_CONTEXT = ["pyproject.toml", "workloads", "adapters", "containers/gradient_worker"]
+WORKER_CONTEXT = [*PACKAGE_SOURCES, "containers/gradient_worker"]
 
 
 class BatchStack(Stack):

@@ -8,12 +8,13 @@ from aws_cdk import IgnoreMode
 from aws_cdk import aws_ecr_assets as ecr_assets
 from constructs import Construct
 
+from stacks.constructs.image_context import PACKAGE_SOURCES
 from workloads.automon.constants import AUTOMON_BUILD_ARG
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AUTOMON_DOCKERFILE = "containers/automon/Dockerfile"
 # The build context is the repository root, narrowed to what the Dockerfile copies.
-AUTOMON_CONTEXT = ["pyproject.toml", "workloads", "containers/automon"]
+AUTOMON_CONTEXT = [*PACKAGE_SOURCES, "containers/automon"]
 FETCH_DATA_BUILD_ARG = "AUTOMON_FETCH_DATA"
 CONTAINER_NAME = "automon"
 

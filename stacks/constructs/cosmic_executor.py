@@ -11,10 +11,11 @@ from aws_cdk import Duration
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.constructs.image_context import PACKAGE_SOURCES
 from stacks.constructs.workflow_functions import WorkflowFunction
 
 DOCKERFILE = "containers/cosmic_executor/Dockerfile"
-IMAGE_CONTEXT = ["pyproject.toml", "workloads", "lambda/cosmic_executor", "containers/cosmic_executor"]
+IMAGE_CONTEXT = [*PACKAGE_SOURCES, "lambda/cosmic_executor", "containers/cosmic_executor"]
 HANDLER_FOLDER = "cosmic_executor"
 
 

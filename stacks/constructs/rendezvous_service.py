@@ -29,12 +29,13 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.constructs.image_context import PACKAGE_SOURCES
 from stacks.nag import acknowledge
 from workloads.cosmic.constants import FD_RESERVE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = "containers/rendezvous/Dockerfile"
-IMAGE_CONTEXT = ["pyproject.toml", "workloads", "containers/rendezvous"]
+IMAGE_CONTEXT = [*PACKAGE_SOURCES, "containers/rendezvous"]
 CONTAINER_NAME = "rendezvous"
 
 

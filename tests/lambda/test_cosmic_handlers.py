@@ -17,6 +17,7 @@ import boto3
 import pytest
 import torch
 
+from adapters.s3_store import S3Store
 from localcloud.lambdas import LocalContext, invoke, load_handler
 from localcloud.services.moto_server import moto_server
 from workloads.common.execution_input import MAX_MESSAGE_CHARS
@@ -215,8 +216,7 @@ def _fake_run(s3, world_size: int, prefix: str = "runs/r1/", run_id: str = "r1")
 
 @pytest.fixture
 def small_pages(monkeypatch):
-    load_handler("cosmic_summary")
-    monkeypatch.setattr(sys.modules["cosmic_summary.handler"], "PAGE_SIZE", 2)
+    monkeypatch.setattr(S3Store, "PAGE_SIZE", 2)
 
 
 def test_summary_reads_every_page_of_rank_records(s3, small_pages):
