@@ -57,7 +57,7 @@ def test_centralization_runs_once_per_node_type_without_an_error_bound():
 
 
 def test_the_example_input_the_stack_prints_is_accepted_by_a_default_deployment():
-    from stacks.automon_nodes_stack import EXAMPLE_INPUT
+    from stacks.automon.nodes_stack import EXAMPLE_INPUT
 
     run = _plan(EXAMPLE_INPUT, automon=False, datasets=False)
     assert [i["key"] for i in run["items"]] == [f"{t}/centralization" for t in EXAMPLE_INPUT["node_types"]]

@@ -33,7 +33,7 @@ from stacks.node_runtime import prefer_venv_node
 prefer_venv_node()  # importing stacks loads jsii, which must run on the venv's Node
 
 from localcloud.lambdas import invoke  # noqa: E402
-from stacks.automon_config import AutoMonConfig  # noqa: E402
+from stacks.automon.config import AutoMonConfig  # noqa: E402
 from stacks.config import AppConfig  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

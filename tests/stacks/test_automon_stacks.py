@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from localcloud.asl import state_machines
-from stacks.automon_config import AutoMonConfig
+from stacks.automon.config import AutoMonConfig
 from stacks.config import AppConfig, ConfigError
 from workloads.automon.constants import DEFAULT_PORT, NODE_TYPES
 

@@ -10,8 +10,8 @@ from aws_cdk.assertions import Match, Template
 from localcloud.services.template import SynthesizedStack
 from reproduce.outputs import COMPUTE_POOLS, REQUIRED_OUTPUTS, parse_compute_pools
 from stacks.config import AppConfig
-from stacks.constructs.seismic_jobs import RETRY_ON_STATUS_REASONS
-from stacks.constructs.shared_filesystem import MOUNT_PATH
+from stacks.lsrtm.jobs import RETRY_ON_STATUS_REASONS
+from stacks.lsrtm.shared_filesystem import MOUNT_PATH
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def test_log_groups_have_retention(template):
 def no_nat_stack():
     import aws_cdk as cdk
 
-    from stacks.batch_stack import BatchStack
+    from stacks.lsrtm.stack import BatchStack
 
     cfg = AppConfig.parse({"prefix": "lab2", "batch": {"nat_gateways": 0, "existing_bucket_name": "my-seismic-data"}})
     return BatchStack(cdk.App(), "NoNat", config=cfg)

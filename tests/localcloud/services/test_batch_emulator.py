@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localcloud.services.batch_emulator import BatchHttpServer, JobDefinitionSpec, LocalBatch
-from stacks.constructs.seismic_jobs import RETRY_ON_STATUS_REASONS
+from stacks.lsrtm.jobs import RETRY_ON_STATUS_REASONS
 
 QUEUE = "arn:aws:batch:us-east-1:123456789012:job-queue/q"
 JOB_DEF = "arn:aws:batch:us-east-1:123456789012:job-definition/d:1"

@@ -10,9 +10,8 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from stacks.automon_config import check_fargate_size
-from stacks.cidr import check_private_cidr
 from stacks.log_retention import check_retention_days
+from stacks.validators import check_fargate_size, check_private_cidr
 from workloads.common.execution_input import StrictInput
 from workloads.cosmic.constants import (
     DEFAULT_OP_TIMEOUT_S,

@@ -29,10 +29,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.constructs.cosmic_executor import CosmicExecutor
 from stacks.constructs.state_machine_parts import logged_state_machine, validated_input
 from stacks.constructs.workflow_functions import WorkflowFunction
-from stacks.fmi_config import FmiConfig
+from stacks.cosmic.config import FmiConfig
+from stacks.cosmic.executor import CosmicExecutor
 from stacks.nag import acknowledge, arn_in_finding
 from workloads.cosmic.job import RESULTS_ROOT
 

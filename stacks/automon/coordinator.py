@@ -20,9 +20,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.automon_config import AutoMonConfig
-from stacks.constructs.automon_arns import nag_arn
-from stacks.constructs.automon_image import CONTAINER_NAME
+from stacks.automon.arns import nag_arn
+from stacks.automon.config import AutoMonConfig
+from stacks.automon.image import CONTAINER_NAME
 from stacks.nag import acknowledge
 
 # EC2 instances carry their run settings as tags (read through IMDS by the user data) and a token tag

@@ -24,8 +24,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.automon_config import AutoMonConfig
-from stacks.constructs.automon_arns import nag_arn
+from stacks.automon.arns import nag_arn
+from stacks.automon.config import AutoMonConfig
 from stacks.constructs.state_machine_parts import logged_state_machine, validated_input
 from stacks.constructs.workflow_functions import WorkflowFunction
 from stacks.nag import acknowledge, arn_in_finding

@@ -3,7 +3,7 @@
 A VPC (public subnets for the load balancer, private ones behind NAT for the task), the rendezvous
 server on Fargate behind an internet-facing NLB (stable DNS name, client IP and port preserved), S3
 buckets for code (scripts, weights), data and results, and the cosmicai workflow (validate -> ranks ->
-summary). Composition only; every resource comes from a construct in stacks/constructs/.
+summary). Composition only; every resource comes from a construct (stacks/cosmic/, stacks/constructs/).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.config import AppConfig
-from stacks.constructs.cosmic_workflow import CosmicWorkflow
 from stacks.constructs.public_network import PublicNetwork
-from stacks.constructs.rendezvous_service import RendezvousService
 from stacks.constructs.secure_bucket import SecureBucket
+from stacks.cosmic.rendezvous import RendezvousService
+from stacks.cosmic.workflow import CosmicWorkflow
 from stacks.log_retention import retention
 
 EXAMPLE_INPUT = {"world_size": 4, "data_key": "inputs/synthetic-1024.pt"}

@@ -16,10 +16,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.automon_coordinator_stack import coordinator_names
+from stacks.automon.coordinator_stack import coordinator_names
+from stacks.automon.experiment import AutoMonExperiment
+from stacks.automon.image import CONTAINER_NAME, automon_image
 from stacks.config import AppConfig
-from stacks.constructs.automon_experiment import AutoMonExperiment
-from stacks.constructs.automon_image import CONTAINER_NAME, automon_image
 from stacks.constructs.public_network import PublicNetwork
 from stacks.constructs.secure_bucket import SecureBucket
 from stacks.log_retention import retention

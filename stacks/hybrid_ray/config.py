@@ -16,9 +16,9 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from stacks.cidr import check_private_cidr
 from stacks.instance_types import instance_spec
 from stacks.log_retention import check_retention_days
+from stacks.validators import check_private_cidr
 from workloads.common.execution_input import StrictInput
 from workloads.hybrid_ray.topology import HybridTopology
 

@@ -14,37 +14,14 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from stacks.cidr import check_private_cidr
 from stacks.instance_types import instance_spec
 from stacks.log_retention import check_retention_days
+from stacks.validators import check_fargate_size, check_private_cidr
 from workloads.automon.constants import DEFAULT_PORT, NODE_TYPES
 from workloads.common.execution_input import StrictInput
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-# Fargate task sizes (CPU units -> allowed memory in MiB), from the ECS task-definition docs.
-FARGATE_MEMORY_MIB: dict[int, range] = {
-    256: range(512, 2048 + 1, 512),
-    512: range(1024, 4096 + 1, 1024),
-    1024: range(2048, 8192 + 1, 1024),
-    2048: range(4096, 16384 + 1, 1024),
-    4096: range(8192, 30720 + 1, 1024),
-    8192: range(16384, 61440 + 1, 4096),
-    16384: range(32768, 122880 + 1, 8192),
-}
 MAX_INLINE_MAP_CONCURRENCY = 40  # Step Functions runs at most 40 iterations of an inline Map at once
-
-
-def check_fargate_size(what: str, cpu: int, memory_mib: int) -> None:
-    if cpu not in FARGATE_MEMORY_MIB:
-        raise ValueError(f"{what}: Fargate CPU must be one of {sorted(FARGATE_MEMORY_MIB)} units, got {cpu}")
-    allowed = FARGATE_MEMORY_MIB[cpu]
-    if memory_mib not in allowed:
-        raise ValueError(
-            f"{what}: {cpu} CPU units take {allowed.start}-{allowed.stop - 1} MiB of memory in steps of "
-            f"{allowed.step} MiB on Fargate, got {memory_mib}"
-        )
-
-
 class CoordinatorConfig(StrictInput):
     """Where the AutoMon coordinator runs: an EC2 instance (the paper's c5.4xlarge) or a Fargate task."""
 

@@ -17,18 +17,18 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.config import AppConfig
-from stacks.constructs.batch_pool import BatchPool
 from stacks.constructs.image_context import PACKAGE_SOURCES
-from stacks.constructs.lsrtm_workflow import GradientMessages, LsrtmWorkflow
-from stacks.constructs.network import WorkerNetwork
 from stacks.constructs.secure_bucket import SecureBucket
-from stacks.constructs.seismic_jobs import GradientJobDefinition, MpiJobDefinition
-from stacks.constructs.shared_filesystem import SharedScratch
 from stacks.log_retention import retention
+from stacks.lsrtm.batch_pool import BatchPool
+from stacks.lsrtm.jobs import GradientJobDefinition, MpiJobDefinition
+from stacks.lsrtm.network import WorkerNetwork
+from stacks.lsrtm.shared_filesystem import SharedScratch
+from stacks.lsrtm.workflow import GradientMessages, LsrtmWorkflow
 from stacks.nag import acknowledge, arn_in_finding
 from workloads.lsrtm import layout
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKER_DOCKERFILE = "containers/gradient_worker/Dockerfile"
 # The image's build context is the repository root, narrowed to what the Dockerfile copies.
 ITERATION_STARTUP_ALLOWANCE_MINUTES = 30

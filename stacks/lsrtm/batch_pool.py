@@ -7,9 +7,9 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.config import ComputeEnvironmentConfig
-from stacks.constructs.launch_template import WorkerLaunchTemplate
 from stacks.instance_types import instance_spec
+from stacks.lsrtm.config import ComputeEnvironmentConfig
+from stacks.lsrtm.launch_template import WorkerLaunchTemplate
 
 JOB_QUEUE_PRIORITY = 1000  # as in the seed; every queue has a single environment, so it only orders queues
 

@@ -13,8 +13,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.config import JobConfig, MpiJobConfig
-from stacks.constructs.shared_filesystem import MOUNT_PATH, SharedScratch
+from stacks.lsrtm.config import JobConfig, MpiJobConfig
+from stacks.lsrtm.shared_filesystem import MOUNT_PATH, SharedScratch
 
 # Status reasons Batch reports (AWS Batch user guide, "Automated job retries").
 HOST_TERMINATED = "Host EC2*"  # Spot reclaim and host termination both start like this

@@ -20,9 +20,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.automon.coordinator import CoordinatorLauncher
+from stacks.automon.image import automon_image
 from stacks.config import AppConfig
-from stacks.constructs.automon_coordinator import CoordinatorLauncher
-from stacks.constructs.automon_image import automon_image
 from stacks.constructs.public_network import PublicNetwork
 from stacks.log_retention import retention
 from stacks.nag import acknowledge

@@ -18,11 +18,11 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.config import AppConfig
-from stacks.constructs.hybrid_ray_network import SiteNetwork, SitePeering
-from stacks.constructs.ray_node import RayNode
-from stacks.constructs.ray_site_security import RaySiteSecurityGroup
-from stacks.constructs.shared_filesystem import SharedScratch
+from stacks.hybrid_ray.network import SiteNetwork, SitePeering
+from stacks.hybrid_ray.ray_node import RayNode
+from stacks.hybrid_ray.site_security import RaySiteSecurityGroup
 from stacks.log_retention import retention
+from stacks.lsrtm.shared_filesystem import SharedScratch
 from stacks.nag import acknowledge
 from workloads.hybrid_ray.bootstrap import EfsShare, dashboard_tunnel_command, node_bootstrap_script
 from workloads.hybrid_ray.cluster_labels import ROLE_LOGIN, SITE_CLOUD, SITE_HPC
