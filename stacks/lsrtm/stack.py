@@ -1,7 +1,7 @@
 """BatchStack: the seismic imaging platform's network, storage and Batch compute.
 
-Composition only; every resource is built by a construct in stacks/constructs/. The LSRTM-SGD
-workflow (Lambdas, SQS, state machine) is added on top of the handles this stack exposes.
+The LSRTM-SGD workflow (Lambdas, SQS, state machine: stacks/lsrtm/workflow.py) is added on top of the
+handles this stack exposes.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from stacks.constructs.image_context import PACKAGE_SOURCES
 from stacks.constructs.secure_bucket import SecureBucket
 from stacks.log_retention import retention
 from stacks.lsrtm.batch_pool import BatchPool
+from stacks.lsrtm.config import BatchConfig
 from stacks.lsrtm.jobs import GradientJobDefinition, MpiJobDefinition
 from stacks.lsrtm.network import WorkerNetwork
 from stacks.lsrtm.shared_filesystem import SharedScratch
@@ -36,11 +37,24 @@ WORKER_CONTEXT = [*PACKAGE_SOURCES, "containers/gradient_worker"]
 
 
 class BatchStack(Stack):
+    """Built in the order the pieces need each other: network and bucket, the Batch pools, the worker
+    image with its roles and job definitions, the LSRTM-SGD workflow, then the outputs. Each step is a
+    method creating its resources in this stack's scope, so the logical ids are those of the template."""
+
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         cfg = config.batch
         log_retention = retention(cfg.log_retention_days)
+        self._network_and_storage(cfg, log_retention)
+        self._compute(config)
+        self._worker_image(log_retention)
+        self._job_role()
+        self._execution_role()
+        self._job_definitions(config)
+        self._workflow(config, log_retention)
+        self._outputs()
 
+    def _network_and_storage(self, cfg: BatchConfig, log_retention: logs.RetentionDays) -> None:
         self.network = WorkerNetwork(
             self,
             "Network",
@@ -50,14 +64,16 @@ class BatchStack(Stack):
             nat_gateways=cfg.nat_gateways,
             log_retention=log_retention,
         )
-        vpc = self.network.vpc
         self.data = SecureBucket(
             self, "Data", existing_bucket_name=cfg.existing_bucket_name,
             noncurrent_version_days=cfg.noncurrent_version_days,
         )
         self.bucket = self.data.bucket
 
-        # --- compute ---------------------------------------------------------------------------
+    def _compute(self, config: AppConfig) -> None:
+        """The workers' security group, placement group, shared scratch, instance role and one pool per
+        compute environment."""
+        vpc = self.network.vpc
         self.worker_security_group = ec2.SecurityGroup(
             self, "WorkerSecurityGroup", vpc=vpc, description="Batch workers: outbound only, plus MPI between nodes"
         )
@@ -72,7 +88,24 @@ class BatchStack(Stack):
         )
         self.scratch = SharedScratch(self, "Scratch", vpc=vpc, subnets=self.network.worker_subnets)
         self.scratch.file_system.connections.allow_default_port_from(self.worker_security_group, "NFS from workers")
+        self._instance_role()
 
+        self.pools: dict[str, BatchPool] = {}
+        for ce in config.batch.compute_environments:
+            self.pools[ce.key] = BatchPool(
+                self,
+                f"Pool-{ce.key}",
+                config=ce,
+                queue_name=config.name(ce.key),
+                launch_template_name=config.name(ce.key, "workers"),
+                vpc=vpc,
+                subnets=multi_node_subnet if ce.multi_node else self.network.worker_subnets,
+                security_group=self.worker_security_group,
+                instance_role=self.instance_role,
+                placement_group=self.placement_group if ce.multi_node else None,
+            )
+
+    def _instance_role(self) -> None:
         self.instance_role = iam.Role(
             self,
             "InstanceRole",
@@ -88,22 +121,7 @@ class BatchStack(Stack):
             "needs; jobs get their own job role, and IMDS hop limit 1 keeps containers off this role",
         )
 
-        self.pools: dict[str, BatchPool] = {}
-        for ce in cfg.compute_environments:
-            self.pools[ce.key] = BatchPool(
-                self,
-                f"Pool-{ce.key}",
-                config=ce,
-                queue_name=config.name(ce.key),
-                launch_template_name=config.name(ce.key, "workers"),
-                vpc=vpc,
-                subnets=multi_node_subnet if ce.multi_node else self.network.worker_subnets,
-                security_group=self.worker_security_group,
-                instance_role=self.instance_role,
-                placement_group=self.placement_group if ce.multi_node else None,
-            )
-
-        # --- worker image and job definitions --------------------------------------------------
+    def _worker_image(self, log_retention: logs.RetentionDays) -> None:
         self.worker_image = ecr_assets.DockerImageAsset(
             self,
             "GradientWorkerImage",
@@ -116,6 +134,9 @@ class BatchStack(Stack):
         self.job_log_group = logs.LogGroup(
             self, "JobLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
+
+    def _job_role(self) -> None:
+        """What a worker may do: read inputs, write its partial gradients, use the scratch file system."""
         self.job_role = iam.Role(
             self,
             "JobRole",
@@ -153,6 +174,9 @@ class BatchStack(Stack):
             f"AwsSolutions-IAM5[Resource::{arn_in_finding(self.bucket)}/{layout.PARTIAL_PATTERN}]",
             "workers write one object per (run, iteration, shot), keys made at run time; only that kind",
         )
+
+    def _execution_role(self) -> None:
+        """What ECS does for a job: pull the worker image and write its log."""
         self.execution_role = iam.Role(
             self, "JobExecutionRole", assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com")
         )
@@ -164,10 +188,13 @@ class BatchStack(Stack):
             "ecr:GetAuthorizationToken has no resource-level permissions and must be granted on '*'",
         )
 
+    def _job_definitions(self, config: AppConfig) -> None:
+        """The gradient message queue the workers send to, and the array and multi-node job definitions."""
+        cfg = config.batch
         self.gradient_messages = GradientMessages(self, "GradientMessages", name=config.name)
         self.gradient_messages.queue.grant_send_messages(self.job_role)
         environment = {"DATA_BUCKET": self.bucket.bucket_name, "GRADIENT_QUEUE_URL": self.gradient_messages.queue.queue_url}
-        gradient_queue = self.pools[cfg.gradient_job.queue].job_queue
+        self.gradient_queue = self.pools[cfg.gradient_job.queue].job_queue
         self.gradient_job = GradientJobDefinition(
             self,
             "GradientJob",
@@ -179,7 +206,7 @@ class BatchStack(Stack):
             log_group=self.job_log_group,
             environment=environment,
         )
-        mpi_queue = self.pools[cfg.mpi_job.queue].job_queue
+        self.mpi_queue = self.pools[cfg.mpi_job.queue].job_queue
         self.mpi_job = MpiJobDefinition(
             self,
             "MpiJob",
@@ -193,7 +220,8 @@ class BatchStack(Stack):
             environment=environment,
         )
 
-        # --- the LSRTM-SGD workflow -----------------------------------------------------------
+    def _workflow(self, config: AppConfig, log_retention: logs.RetentionDays) -> None:
+        cfg = config.batch
         gradient_timeout = cfg.gradient_job.timeout_minutes * cfg.gradient_job.retry_attempts
         self.workflow = LsrtmWorkflow(
             self,
@@ -202,20 +230,21 @@ class BatchStack(Stack):
             bucket=self.bucket,
             messages=self.gradient_messages,
             log_retention=log_retention,
-            gradient_queue=gradient_queue,
+            gradient_queue=self.gradient_queue,
             gradient_job_definition_arn=self.gradient_job.job_definition.job_definition_arn,
-            mpi_queue=mpi_queue,
+            mpi_queue=self.mpi_queue,
             mpi_job_definition_arn=self.mpi_job.job_definition_arn,
             # every attempt of the slowest child, plus time for Batch to start instances
             iteration_timeout=Duration.minutes(gradient_timeout + ITERATION_STARTUP_ALLOWANCE_MINUTES),
             job_limits=cfg.job_limits(),
         )
 
-        # --- what to do next -------------------------------------------------------------------
+    def _outputs(self) -> None:
+        """What to do next: the names and ARNs a user (and python -m reproduce) needs."""
         CfnOutput(self, "DataBucket", value=self.bucket.bucket_name, description="models, shots, gradients, images")
-        CfnOutput(self, "GradientJobQueue", value=gradient_queue.job_queue_name)
+        CfnOutput(self, "GradientJobQueue", value=self.gradient_queue.job_queue_name)
         CfnOutput(self, "GradientJobDefinition", value=self.gradient_job.job_definition.job_definition_arn)
-        CfnOutput(self, "MpiJobQueue", value=mpi_queue.job_queue_name)
+        CfnOutput(self, "MpiJobQueue", value=self.mpi_queue.job_queue_name)
         CfnOutput(self, "MpiJobDefinition", value=self.mpi_job.job_definition_arn)
         CfnOutput(
             self,
