@@ -101,7 +101,20 @@ class LsrtmWorkflow(Construct):
         the validator rejects job overrides above them."""
         super().__init__(scope, construct_id)
         self.gradient_queue = messages.queue
+        queues = [gradient_queue, mpi_queue]
+        self._functions(name, bucket, messages, log_retention, gradient_queue, gradient_job_definition_arn,
+                        mpi_queue, mpi_job_definition_arn, job_limits)
+        self._job_failed_rule(name, queues)
+        self._grant(bucket, queues, [gradient_job_definition_arn, mpi_job_definition_arn], messages)
+        self._state_machines(name, iteration_timeout, log_retention)
+        self._execution_ended_rule(bucket)
+        self._alarms(name, messages)
+        self._acknowledge_scoped_wildcards(bucket)
 
+    def _functions(self, name: Callable[..., str], bucket: s3.IBucket, messages: GradientMessages,
+                   log_retention: logs.RetentionDays, gradient_queue: batch.IJobQueue, gradient_job_definition_arn: str,
+                   mpi_queue: batch.IJobQueue, mpi_job_definition_arn: str, job_limits: dict[str, dict]) -> None:
+        """The five handlers (lambda/lsrtm_*), and the reducer's SQS event source."""
         common = {"log_retention": log_retention}
         env = {"DATA_BUCKET": bucket.bucket_name}
         self.validate = WorkflowFunction(
@@ -145,6 +158,9 @@ class LsrtmWorkflow(Construct):
                 self.gradient_queue, batch_size=REDUCER_BATCH_SIZE, report_batch_item_failures=True
             )
         )
+
+    def _job_failed_rule(self, name: Callable[..., str], queues: list[batch.IJobQueue]) -> None:
+        """A gradient job that failed for good fails its iteration at once (and undeliverable events are kept)."""
         self.event_dead_letters = sqs.Queue(
             self, "EventDeadLetters", queue_name=name("lsrtm-events-dlq"),
             encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True, retention_period=Duration.days(14),
@@ -158,12 +174,13 @@ class LsrtmWorkflow(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.batch"],
                 detail_type=["Batch Job State Change"],
-                detail={"status": ["FAILED"], "jobQueue": [gradient_queue.job_queue_arn, mpi_queue.job_queue_arn]},
+                detail={"status": ["FAILED"], "jobQueue": [q.job_queue_arn for q in queues]},
             ),
             targets=[self._event_target(self.job_failed.function)],
         )
 
-        self._grant(bucket, [gradient_queue, mpi_queue], [gradient_job_definition_arn, mpi_job_definition_arn], messages)
+    def _state_machines(self, name: Callable[..., str], iteration_timeout: Duration,
+                        log_retention: logs.RetentionDays) -> None:
         self.state_machine = self._state_machine("Single", name("LSRTM-SGD"), False, iteration_timeout, log_retention)
         self.multi_node_state_machine = self._state_machine(
             "MultiNode", name("LSRTM-SGD-MultiNode"), True, iteration_timeout, log_retention
@@ -172,6 +189,9 @@ class LsrtmWorkflow(Construct):
             machine.grant_task_response(self.reduce.function)
             machine.grant_task_response(self.job_failed.function)
             self._acknowledge_state_machine_role(machine)
+
+    def _execution_ended_rule(self, bucket: s3.IBucket) -> None:
+        """An execution that did not succeed still gets its jobs terminated and its report written."""
         self.execution_ended_rule = events.Rule(
             self,
             "ExecutionEndedRule",
@@ -193,8 +213,6 @@ class LsrtmWorkflow(Construct):
                 "execution_ended": True,
             }))],
         )
-        self._alarms(name, messages)
-        self._acknowledge_scoped_wildcards(bucket)
 
     def _event_target(self, function, event: events.RuleTargetInput | None = None) -> targets.LambdaFunction:
         """A rule's Lambda target that loses no event: undeliverable events and invocations that fail
