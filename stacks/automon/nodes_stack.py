@@ -40,8 +40,16 @@ class AutoMonNodesStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         cfg = config.automon
         log_retention = retention(cfg.log_retention_days)
-        coordinator = coordinator_names(config)
+        self._network_and_results(config, log_retention)
+        self._node_task(config, log_retention)
+        self._node_roles()
+        self._experiment(config, log_retention)
+        self._outputs()
 
+    def _network_and_results(self, config: AppConfig, log_retention: logs.RetentionDays) -> None:
+        """The nodes' VPC (public NAT addresses the coordinator admits), the results bucket, and the nodes'
+        security group."""
+        cfg = config.automon
         self.network = PublicNetwork(
             self, "Network", cidr=cfg.nodes_vpc_cidr, availability_zones=cfg.nodes_availability_zones, az_count=cfg.az_count,
             nat_gateways=cfg.nat_gateways, log_retention=log_retention,
@@ -60,6 +68,9 @@ class AutoMonNodesStack(Stack):
         self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(cfg.port), "to the AutoMon coordinator")
         self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to ECR, S3 and logs")
 
+    def _node_task(self, config: AppConfig, log_retention: logs.RetentionDays) -> None:
+        """The image, the cluster and the node task definition the state machine runs once per node."""
+        cfg = config.automon
         self.image = automon_image(self, "Image", pip_spec=cfg.automon_pip_spec, fetch_datasets=cfg.fetch_datasets)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         self.cluster_name = config.name("automon-nodes")
@@ -90,6 +101,9 @@ class AutoMonNodesStack(Stack):
             "the environment holds only the port and the results bucket's name and region, no secrets; "
             "run settings come as RunTask overrides",
         )
+
+    def _node_roles(self) -> None:
+        """The node task may write results; ECS may pull the image and write logs."""
         task_role = self.node_task_definition.task_role
         task_role.add_to_principal_policy(iam.PolicyStatement(
             actions=["s3:PutObject"], resources=[self.results_bucket.arn_for_objects(f"{RESULTS_PREFIX}*")],
@@ -105,6 +119,10 @@ class AutoMonNodesStack(Stack):
             "ecr:GetAuthorizationToken has no resource-level permissions and must be granted on '*'",
         )
 
+    def _experiment(self, config: AppConfig, log_retention: logs.RetentionDays) -> None:
+        """The state machine and its Lambdas (stacks/automon/experiment.py)."""
+        cfg = config.automon
+        coordinator = coordinator_names(config)
         launcher_role_arn = self.format_arn(
             service="iam", region="", resource="role", resource_name=coordinator["launcher_role"]
         )
@@ -127,6 +145,7 @@ class AutoMonNodesStack(Stack):
         # the coordinator stack trusts this role to assume its launcher role
         self.launcher_principal = self.experiment.coordinator.role
 
+    def _outputs(self) -> None:
         CfnOutput(self, "ResultsBucket", value=self.results_bucket.bucket_name,
                   description="results/<execution>/<node_type>/eps_<e>/ and report.json")
         CfnOutput(self, "StateMachineArn", value=self.experiment.state_machine.state_machine_arn)

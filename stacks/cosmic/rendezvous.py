@@ -60,7 +60,21 @@ class RendezvousService(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.port = port
+        self._security_groups(vpc, port, health_port)
+        container = self._task(vpc, cluster_name, family, port, health_port, cpu, memory_mib, max_connections,
+                               max_per_address, log_retention)
+        self.service = ecs.FargateService(
+            self, "Service", cluster=self.cluster, task_definition=self.task_definition,
+            desired_count=1, min_healthy_percent=0, max_healthy_percent=100,  # never two servers at once
+            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            security_groups=[self.task_security_group], vpc_subnets=task_subnets, assign_public_ip=False,
+            enable_execute_command=False,
+        )
 
+        self._load_balancer(vpc, public_subnets, port, health_port, container)
+
+    def _security_groups(self, vpc: ec2.IVpc, port: int, health_port: int) -> None:
+        """The NLB takes the rendezvous port from anywhere; the task takes it, and health checks, from the NLB."""
         self.lb_security_group = ec2.SecurityGroup(
             self, "LoadBalancerSecurityGroup", vpc=vpc, allow_all_outbound=False,
             description="Rendezvous NLB: the TCPunch port from the internet (Lambda functions have no fixed IPs)",
@@ -80,6 +94,10 @@ class RendezvousService(Construct):
             self.lb_security_group.add_egress_rule(self.task_security_group, ec2.Port.tcp(task_port), what)
         self.task_security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to ECR and logs")
 
+    def _task(self, vpc: ec2.IVpc, cluster_name: str, family: str, port: int, health_port: int, cpu: int,
+              memory_mib: int, max_connections: int, max_per_address: int,
+              log_retention: logs.RetentionDays) -> ecs.ContainerDefinition:
+        """The cluster, the server's image and its task definition; returns the server's container."""
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         self.cluster = ecs.Cluster(
             self, "Cluster", cluster_name=cluster_name, vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENABLED,
@@ -112,14 +130,11 @@ class RendezvousService(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             "ecr:GetAuthorizationToken has no resource-level permissions and must be granted on '*'",
         )
-        self.service = ecs.FargateService(
-            self, "Service", cluster=self.cluster, task_definition=self.task_definition,
-            desired_count=1, min_healthy_percent=0, max_healthy_percent=100,  # never two servers at once
-            circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
-            security_groups=[self.task_security_group], vpc_subnets=task_subnets, assign_public_ip=False,
-            enable_execute_command=False,
-        )
+        return container
 
+    def _load_balancer(self, vpc: ec2.IVpc, public_subnets: ec2.SubnetSelection, port: int, health_port: int,
+                       container: ecs.ContainerDefinition) -> None:
+        """The stable public name Lambda ranks connect to, forwarding to the one task with client IPs kept."""
         self.load_balancer = elbv2.NetworkLoadBalancer(
             self, "LoadBalancer", vpc=vpc, internet_facing=True, vpc_subnets=public_subnets,
             security_groups=[self.lb_security_group], cross_zone_enabled=True,
