@@ -178,14 +178,81 @@ class AutoMonExperiment(Construct):
         node_task_definition: ecs.FargateTaskDefinition, node_container: ecs.ContainerDefinition,
         node_security_group, node_subnets,
     ) -> sfn.StateMachine:
+        """Validate, run every (node type, error bound) item in a Map, write the report, fail if any failed."""
         scope = Construct(self, "Experiment")
         validate = validated_input(scope, self.validate.function)
+        item_chain = self._item_chain(scope, cluster, node_task_definition, node_container, node_security_group,
+                                      node_subnets)
 
-        # --- one (node type, error bound) item ---
+        experiments = sfn.Map(
+            scope, "RunExperiments",
+            items_path="$.items",
+            item_selector={"item.$": "$$.Map.Item.Value", "run_id.$": "$.run_id", "bucket.$": "$.bucket"},
+            max_concurrency=self.config.max_concurrency,
+            result_path="$.outcomes",
+        )
+        experiments.item_processor(item_chain)
+        report = self._invoke(
+            scope, "WriteReport", self.report,
+            {"run_id.$": "$.run_id", "bucket.$": "$.bucket", "results_prefix.$": "$.results_prefix",
+             "outcomes.$": "$.outcomes"},
+            "$.report",
+        )
+        failed = sfn.Fail(scope, "ExperimentsFailed", error="AutoMon.ExperimentsFailed", cause_path="$.report.cause")
+        done = sfn.Succeed(scope, "Done", output_path="$.report")
+        all_ok = sfn.Choice(scope, "AllSucceeded").when(
+            sfn.Condition.number_greater_than("$.report.failed", 0), failed
+        ).otherwise(done)
+
+        return logged_state_machine(
+            scope, machine_name, validate.next(experiments).next(report).next(all_ok),
+            log_retention=log_retention,
+            comment="AutoMon: for each (node type, error bound), a coordinator in its region and N Fargate nodes",
+        )
+
+    def _item_chain(self, scope: Construct, cluster: ecs.ICluster, node_task_definition: ecs.FargateTaskDefinition,
+                    node_container: ecs.ContainerDefinition, node_security_group, node_subnets) -> sfn.IChainable:
+        """One item: start its coordinator, run its nodes, gather the results; whatever happened, stop the
+        coordinator and the node tasks, and report the item's outcome."""
         start = self._invoke(
             scope, "StartCoordinator", self.coordinator,
             {"action": "start", "run_id.$": "$.run_id", "item.$": "$.item"}, "$.coordinator",
         )
+        run_nodes = self._run_nodes(scope, cluster, node_task_definition, node_container, node_security_group,
+                                    node_subnets)
+        gather = self._invoke(
+            scope, "GatherResults", self.gather,
+            {"run_id.$": "$.run_id", "bucket.$": "$.bucket", "item.$": "$.item"}, "$.summary",
+        )
+        gather.add_retry(errors=[RESULTS_INCOMPLETE], interval=GATHER_INTERVAL, max_attempts=GATHER_ATTEMPTS,
+                         backoff_rate=1)
+        mark_ok = sfn.Pass(scope, "MarkSucceeded", parameters={"status": "SUCCEEDED", "summary.$": "$.summary"},
+                           result_path="$.outcome")
+        mark_failed = sfn.Pass(scope, "MarkFailed", parameters={"status": "FAILED", "error.$": "$.error"},
+                               result_path="$.outcome")
+        stop_coordinator = self._invoke(
+            scope, "StopCoordinator", self.coordinator,
+            {"action": "stop", "run_id.$": "$.run_id", "item.$": "$.item"}, sfn.JsonPath.DISCARD,
+        )
+        stop_nodes = self._invoke(
+            scope, "StopNodeTasks", self.clean_up, {"item.$": "$.item"}, sfn.JsonPath.DISCARD,
+        )
+        outcome = sfn.Pass(scope, "ItemOutcome", parameters={"key.$": "$.item.key", "outcome.$": "$.outcome"})
+        clean_up_failed = sfn.Pass(
+            scope, "CleanUpFailed",
+            parameters={"key.$": "$.item.key", "outcome": {"status": "CLEANUP_FAILED"}, "error.$": "$.cleanup_error"},
+        )
+        for step in (start, run_nodes, gather):
+            step.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
+        for step in (stop_coordinator, stop_nodes):
+            step.add_catch(clean_up_failed, errors=["States.ALL"], result_path="$.cleanup_error")
+        mark_failed.next(stop_coordinator)
+        return start.next(run_nodes).next(gather).next(mark_ok).next(stop_coordinator).next(stop_nodes).next(outcome)
+
+    def _run_nodes(self, scope: Construct, cluster: ecs.ICluster, node_task_definition: ecs.FargateTaskDefinition,
+                   node_container: ecs.ContainerDefinition, node_security_group, node_subnets) -> sfn.Map:
+        """Every node of the item at once, each an ECS task told its index, its coordinator and the item's
+        settings; the coordinator's barrier waits for all of them."""
         run_node = tasks.EcsRunTask(
             scope, "RunNode",
             cluster=cluster,
@@ -219,57 +286,4 @@ class AutoMonExperiment(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
         run_nodes.item_processor(run_node)
-        gather = self._invoke(
-            scope, "GatherResults", self.gather,
-            {"run_id.$": "$.run_id", "bucket.$": "$.bucket", "item.$": "$.item"}, "$.summary",
-        )
-        gather.add_retry(errors=[RESULTS_INCOMPLETE], interval=GATHER_INTERVAL, max_attempts=GATHER_ATTEMPTS,
-                         backoff_rate=1)
-        mark_ok = sfn.Pass(scope, "MarkSucceeded", parameters={"status": "SUCCEEDED", "summary.$": "$.summary"},
-                           result_path="$.outcome")
-        mark_failed = sfn.Pass(scope, "MarkFailed", parameters={"status": "FAILED", "error.$": "$.error"},
-                               result_path="$.outcome")
-        stop_coordinator = self._invoke(
-            scope, "StopCoordinator", self.coordinator,
-            {"action": "stop", "run_id.$": "$.run_id", "item.$": "$.item"}, sfn.JsonPath.DISCARD,
-        )
-        stop_nodes = self._invoke(
-            scope, "StopNodeTasks", self.clean_up, {"item.$": "$.item"}, sfn.JsonPath.DISCARD,
-        )
-        outcome = sfn.Pass(scope, "ItemOutcome", parameters={"key.$": "$.item.key", "outcome.$": "$.outcome"})
-        clean_up_failed = sfn.Pass(
-            scope, "CleanUpFailed",
-            parameters={"key.$": "$.item.key", "outcome": {"status": "CLEANUP_FAILED"}, "error.$": "$.cleanup_error"},
-        )
-        for step in (start, run_nodes, gather):
-            step.add_catch(mark_failed, errors=["States.ALL"], result_path="$.error")
-        for step in (stop_coordinator, stop_nodes):
-            step.add_catch(clean_up_failed, errors=["States.ALL"], result_path="$.cleanup_error")
-        mark_failed.next(stop_coordinator)
-        item_chain = start.next(run_nodes).next(gather).next(mark_ok).next(stop_coordinator).next(stop_nodes).next(outcome)
-
-        experiments = sfn.Map(
-            scope, "RunExperiments",
-            items_path="$.items",
-            item_selector={"item.$": "$$.Map.Item.Value", "run_id.$": "$.run_id", "bucket.$": "$.bucket"},
-            max_concurrency=self.config.max_concurrency,
-            result_path="$.outcomes",
-        )
-        experiments.item_processor(item_chain)
-        report = self._invoke(
-            scope, "WriteReport", self.report,
-            {"run_id.$": "$.run_id", "bucket.$": "$.bucket", "results_prefix.$": "$.results_prefix",
-             "outcomes.$": "$.outcomes"},
-            "$.report",
-        )
-        failed = sfn.Fail(scope, "ExperimentsFailed", error="AutoMon.ExperimentsFailed", cause_path="$.report.cause")
-        done = sfn.Succeed(scope, "Done", output_path="$.report")
-        all_ok = sfn.Choice(scope, "AllSucceeded").when(
-            sfn.Condition.number_greater_than("$.report.failed", 0), failed
-        ).otherwise(done)
-
-        return logged_state_machine(
-            scope, machine_name, validate.next(experiments).next(report).next(all_ok),
-            log_retention=log_retention,
-            comment="AutoMon: for each (node type, error bound), a coordinator in its region and N Fargate nodes",
-        )
+        return run_nodes
