@@ -106,6 +106,7 @@ class CoordinatorLauncher(Construct):
 
     # --- Fargate ------------------------------------------------------------------------------
     def _fargate(self, config, names, vpc, image, log_group, static_env, results_policy) -> dict[str, object]:
+        """The coordinator as a Fargate task: cluster, task definition, its roles, the launcher's grants."""
         self.cluster = ecs.Cluster(
             self, "Cluster", cluster_name=names["cluster"], vpc=vpc,
             container_insights_v2=ecs.ContainerInsights.ENABLED,
@@ -159,7 +160,14 @@ class CoordinatorLauncher(Construct):
             "AwsSolutions-IAM5[Resource::*]",
             "ecr:GetAuthorizationToken has no resource-level permissions and must be granted on '*'",
         )
+        self._grant_task_launch(names, task_role, execution_role)
+        return {
+            "cluster": self.cluster.cluster_arn,
+            "task_definition": self.task_definition.task_definition_arn,
+        }
 
+    def _grant_task_launch(self, names, task_role: iam.IRole, execution_role: iam.IRole) -> None:
+        """The launcher role may run this task definition on this cluster, and see and stop its tasks."""
         stack = Stack.of(self)
         cluster_arn = self.cluster.cluster_arn
         tasks_arn = stack.format_arn(service="ecs", resource="task", resource_name=f"{names['cluster']}/*")
@@ -190,14 +198,16 @@ class CoordinatorLauncher(Construct):
             + nag_arn(Stack.of(self), f"arn:{{partition}}:ecs:{{region}}:{{account}}:task/{names['cluster']}/*]"),
             "task ids are made by RunTask; describe/stop/tag are limited to tasks of the coordinator cluster",
         )
-        return {
-            "cluster": cluster_arn,
-            "task_definition": self.task_definition.task_definition_arn,
-        }
 
     # --- EC2 ----------------------------------------------------------------------------------
     def _ec2(self, config, names, security_group, image, log_group, static_env, results_policy):
-        stack = Stack.of(self)
+        instance_role = self._instance_role(names, image, log_group, results_policy)
+        self._launch_template(config, names, security_group, image, log_group, static_env, instance_role)
+        self._grant_instance_launch(security_group, instance_role)
+        return {"launch_template_id": self.launch_template.launch_template_id}
+
+    def _instance_role(self, names, image, log_group, results_policy) -> iam.Role:
+        """What the coordinator instance may do: Session Manager, pull the image, write logs and results."""
         instance_role = iam.Role(
             self,
             "InstanceRole",
@@ -220,7 +230,12 @@ class CoordinatorLauncher(Construct):
             "ecr:GetAuthorizationToken has no resource-level permissions and must be granted on '*'",
         )
         self._acknowledge_results_wildcard(instance_role)
+        return instance_role
 
+    def _launch_template(self, config, names, security_group, image, log_group, static_env,
+                         instance_role: iam.Role) -> None:
+        """The instance the launcher starts per item: its boot script runs the coordinator, then powers off."""
+        stack = Stack.of(self)
         user_data = ec2.UserData.for_linux()
         user_data.add_commands(*_coordinator_user_data(
             region=stack.region,
@@ -249,6 +264,11 @@ class CoordinatorLauncher(Construct):
                                                  delete_on_termination=True),
             )],
         )
+
+    def _grant_instance_launch(self, security_group, instance_role: iam.Role) -> None:
+        """The launcher role may start instances from this launch template only, tagged with the token that
+        clean-up finds them by, and terminate only those."""
+        stack = Stack.of(self)
         region, account = stack.region, stack.account
         partition = stack.partition
 
@@ -294,7 +314,6 @@ class CoordinatorLauncher(Construct):
                         + nag_arn(stack, "arn:{partition}:ec2:{region}:{account}:" + resource + "]"), reason)
         acknowledge(policy, "AwsSolutions-IAM5[Resource::" + nag_arn(stack, "arn:{partition}:ec2:{region}::image/*]"),
                     "the AMI is the launch template's (latest Amazon Linux 2023 from the public SSM parameter)")
-        return {"launch_template_id": self.launch_template.launch_template_id}
 
     def _acknowledge_results_wildcard(self, role: iam.Role) -> None:
         acknowledge(
