@@ -64,14 +64,7 @@ class CoordinatorLauncher(Construct):
             "RESULTS_BUCKET": results_bucket_name,
             "RESULTS_BUCKET_REGION": results_bucket_region,
         }
-        self.launcher_role = iam.Role(
-            self,
-            "LauncherRole",
-            role_name=names["launcher_role"],
-            assumed_by=iam.CompositePrincipal(*launcher_principals),
-            description="Assumed by the AutoMon experiment (nodes' region) to start and stop this coordinator",
-            max_session_duration=Duration.hours(1),
-        )
+        self.launcher_role = self._launcher_role(names, launcher_principals)
         # results: object writes under results/ of the one bucket; nothing else in S3
         results_arn = f"arn:{stack.partition}:s3:::{results_bucket_name}/{results_prefix}*"
         results_policy = iam.PolicyStatement(actions=["s3:PutObject"], resources=[results_arn])
@@ -103,6 +96,17 @@ class CoordinatorLauncher(Construct):
             description="AutoMon coordinator: how the experiment starts it (read by the launcher role)",
         )
         self.parameter.grant_read(self.launcher_role)
+
+    def _launcher_role(self, names: dict[str, str], principals: list[iam.IPrincipal]) -> iam.Role:
+        """The role the experiment (in the nodes' region) assumes to start and stop this coordinator."""
+        return iam.Role(
+            self,
+            "LauncherRole",
+            role_name=names["launcher_role"],
+            assumed_by=iam.CompositePrincipal(*principals),
+            description="Assumed by the AutoMon experiment (nodes' region) to start and stop this coordinator",
+            max_session_duration=Duration.hours(1),
+        )
 
     # --- Fargate ------------------------------------------------------------------------------
     def _fargate(self, config, names, vpc, image, log_group, static_env, results_policy) -> dict[str, object]:

@@ -20,6 +20,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.automon.config import AutoMonConfig
 from stacks.automon.coordinator import CoordinatorLauncher
 from stacks.automon.image import automon_image
 from stacks.config import AppConfig
@@ -62,6 +63,30 @@ class AutoMonCoordinatorStack(Stack):
             self, "Network", cidr=cfg.coordinator_vpc_cidr, availability_zones=cfg.coordinator_availability_zones, az_count=cfg.az_count,
             nat_gateways=0, log_retention=log_retention,
         )
+        self._security_group(cfg, node_addresses)
+
+        self.image = automon_image(self, "Image", pip_spec=cfg.automon_pip_spec, fetch_datasets=cfg.fetch_datasets)
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        self.coordinator = CoordinatorLauncher(
+            self,
+            "Coordinator",
+            config=cfg,
+            names=names,
+            vpc=self.network.vpc,
+            subnet_ids=[s.subnet_id for s in self.network.vpc.public_subnets],
+            security_group=self.security_group,
+            image=self.image,
+            log_group=self.log_group,
+            results_bucket_template=results_bucket_template,
+            results_bucket_region=cfg.nodes_region,
+            results_prefix=results_prefix,
+            launcher_principals=launcher_principals,
+        )
+
+        self._outputs(cfg, names)
+
+    def _security_group(self, cfg: AutoMonConfig, node_addresses: list[str]) -> None:
+        """The coordinator port from the nodes' addresses only; HTTPS out."""
         self.security_group = ec2.SecurityGroup(
             self, "CoordinatorSecurityGroup", vpc=self.network.vpc, allow_all_outbound=False,
             description=f"AutoMon coordinator: TCP {cfg.port} from the nodes only; no SSH (Session Manager)",
@@ -83,24 +108,7 @@ class AutoMonCoordinatorStack(Stack):
         # image pull, logs, S3 results and (EC2) package installs: HTTPS only
         self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and packages")
 
-        self.image = automon_image(self, "Image", pip_spec=cfg.automon_pip_spec, fetch_datasets=cfg.fetch_datasets)
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        self.coordinator = CoordinatorLauncher(
-            self,
-            "Coordinator",
-            config=cfg,
-            names=names,
-            vpc=self.network.vpc,
-            subnet_ids=[s.subnet_id for s in self.network.vpc.public_subnets],
-            security_group=self.security_group,
-            image=self.image,
-            log_group=self.log_group,
-            results_bucket_template=results_bucket_template,
-            results_bucket_region=cfg.nodes_region,
-            results_prefix=results_prefix,
-            launcher_principals=launcher_principals,
-        )
-
+    def _outputs(self, cfg: AutoMonConfig, names: dict[str, str]) -> None:
         CfnOutput(self, "CoordinatorKind", value=cfg.coordinator.kind)
         CfnOutput(self, "CoordinatorDetailsParameter", value=names["parameter"],
                   description="what the experiment reads to start the coordinator")

@@ -61,6 +61,22 @@ class AutoMonExperiment(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.config = config
+        self._functions(name, config, bucket, results_prefix, log_retention, cluster, node_task_definition,
+                        launcher_role_arn, coordinator_parameter)
+        self._node_tasks_arn = "arn:{partition}:ecs:{region}:{account}:task/" + cluster_name + "/*"
+        self._grant(bucket, results_prefix, launcher_role_arn, cluster)
+
+        self.state_machine = self._state_machine(
+            name("AutoMon-Experiment"), log_retention, cluster, node_task_definition, node_container,
+            node_security_group, node_subnets,
+        )
+        self._acknowledge(bucket, results_prefix)
+
+    def _functions(self, name: Callable[..., str], config: AutoMonConfig, bucket: s3.IBucket, results_prefix: str,
+                   log_retention: logs.RetentionDays, cluster: ecs.ICluster,
+                   node_task_definition: ecs.FargateTaskDefinition, launcher_role_arn: str,
+                   coordinator_parameter: str) -> None:
+        """The five handlers (lambda/automon_*), each with only the settings it reads."""
         common = {"log_retention": log_retention}
         env = {"RESULTS_BUCKET": bucket.bucket_name, "RESULTS_PREFIX": results_prefix}
         self.validate = WorkflowFunction(
@@ -103,14 +119,6 @@ class AutoMonExperiment(Construct):
             self, "WriteReport", handler_folder="automon_report", function_name=name("automon-report"),
             description="AutoMon: write the execution's report", environment=env, **common,
         )
-        self._node_tasks_arn = "arn:{partition}:ecs:{region}:{account}:task/" + cluster_name + "/*"
-        self._grant(bucket, results_prefix, launcher_role_arn, cluster)
-
-        self.state_machine = self._state_machine(
-            name("AutoMon-Experiment"), log_retention, cluster, node_task_definition, node_container,
-            node_security_group, node_subnets,
-        )
-        self._acknowledge(bucket, results_prefix)
 
     # --- permissions ----------------------------------------------------------------------------
     def _grant(self, bucket, results_prefix, launcher_role_arn, cluster) -> None:

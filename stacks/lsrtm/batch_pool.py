@@ -40,6 +40,21 @@ class BatchPool(Construct):
             online_cpus=self.online_cpus,
             threads_per_core=self.threads_per_core,
         )
+        self._compute_environment(config, vpc, subnets, security_group, instance_role, placement_group)
+        self.job_queue = batch.JobQueue(
+            self,
+            "Queue",
+            job_queue_name=queue_name,
+            priority=JOB_QUEUE_PRIORITY,
+            compute_environments=[
+                batch.OrderedComputeEnvironment(compute_environment=self.compute_environment, order=1)
+            ],
+        )
+
+    def _compute_environment(self, config: ComputeEnvironmentConfig, vpc: ec2.IVpc, subnets: ec2.SubnetSelection,
+                             security_group: ec2.ISecurityGroup, instance_role: iam.IRole,
+                             placement_group: ec2.IPlacementGroup | None) -> None:
+        """Managed EC2 capacity from zero to max_vcpus, on the launch template's latest version."""
         self.compute_environment = batch.ManagedEc2EcsComputeEnvironment(
             self,
             "ComputeEnvironment",
@@ -72,15 +87,6 @@ class BatchPool(Construct):
         cfn_ce.add_property_override(
             "ComputeResources.LaunchTemplate.Version",
             self.launch_template.launch_template.latest_version_number,
-        )
-        self.job_queue = batch.JobQueue(
-            self,
-            "Queue",
-            job_queue_name=queue_name,
-            priority=JOB_QUEUE_PRIORITY,
-            compute_environments=[
-                batch.OrderedComputeEnvironment(compute_environment=self.compute_environment, order=1)
-            ],
         )
 
     def summary(self) -> dict:

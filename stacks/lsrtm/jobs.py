@@ -119,18 +119,7 @@ class MpiJobDefinition(Construct):
             ],
             job_role_arn=job_role.role_arn,
             execution_role_arn=execution_role.role_arn,
-            volumes=[
-                cfn.VolumesProperty(
-                    name="efs",
-                    efs_volume_configuration=cfn.EfsVolumeConfigurationProperty(
-                        file_system_id=scratch.file_system.file_system_id,
-                        transit_encryption="ENABLED",
-                        authorization_config=cfn.AuthorizationConfigProperty(
-                            access_point_id=scratch.access_point.access_point_id, iam="ENABLED"
-                        ),
-                    ),
-                )
-            ],
+            volumes=[_scratch_volume(scratch)],
             mount_points=[cfn.MountPointsProperty(container_path=MOUNT_PATH, source_volume="efs", read_only=False)],
             log_configuration=cfn.LogConfigurationProperty(
                 log_driver="awslogs",
@@ -153,3 +142,18 @@ class MpiJobDefinition(Construct):
             propagate_tags=True,
         )
         self.job_definition_arn = self.job_definition.ref
+
+
+def _scratch_volume(scratch: SharedScratch) -> batch.CfnJobDefinition.VolumesProperty:
+    """The shared EFS scratch through its access point, encrypted in transit, mounted by IAM."""
+    cfn = batch.CfnJobDefinition
+    return cfn.VolumesProperty(
+        name="efs",
+        efs_volume_configuration=cfn.EfsVolumeConfigurationProperty(
+            file_system_id=scratch.file_system.file_system_id,
+            transit_encryption="ENABLED",
+            authorization_config=cfn.AuthorizationConfigProperty(
+                access_point_id=scratch.access_point.access_point_id, iam="ENABLED"
+            ),
+        ),
+    )
