@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, Self
@@ -183,6 +182,3 @@ def to_csv(runs: list[RunTimings]) -> str:
     writer.writerows(rows)
     return out.getvalue()
 
-
-def summaries_json(runs: list[RunTimings]) -> str:
-    return json.dumps([r.summary_row() for r in runs], indent=2)

@@ -14,7 +14,6 @@ import fnmatch
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -298,6 +297,3 @@ def _all_cpus() -> None:
     """A Devito kernel run in this process pins it to one core (OpenMP); children must not inherit that."""
     os.sched_setaffinity(0, range(os.cpu_count() or 1))
 
-
-def python_command(script: Path) -> list[str]:
-    return [sys.executable, str(script)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 ALL = "States.ALL"
-BRANCH_FAILED = "States.BranchFailed"
 DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
 EXCEED_TOLERATED_FAILURE_THRESHOLD = "States.ExceedToleratedFailureThreshold"
 HEARTBEAT_TIMEOUT = "States.HeartbeatTimeout"

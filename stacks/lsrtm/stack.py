@@ -263,7 +263,9 @@ class BatchStack(Stack):
         CfnOutput(
             self,
             "ExampleInput",
-            value="examples/lsrtm_synthetic.json (upload the inputs first: python -m examples.upload_synthetic --bucket <DataBucket>)",
+            value="examples/lsrtm_synthetic.json",
+            description="upload a dataset first: python -m tools.seismic_data synthetic --bucket <DataBucket> "
+            "(prints the complete input)",
         )
         CfnOutput(
             self,
