@@ -103,7 +103,7 @@ class MpiJobConfig(JobConfig):
 
 
 def _default_compute_environments() -> list[ComputeEnvironmentConfig]:
-    # As in the seed (reference/seismic_imaging.md §5), with HT switched off by user data, not custom AMIs.
+    # As in the original (slimgroup/ServerlessImagingAWS), with HT switched off by user data, not custom AMIs.
     return [
         ComputeEnvironmentConfig(key="m4-spot-8", instance_types=["m4.4xlarge"], spot=True, max_vcpus=2048),
         ComputeEnvironmentConfig(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-BP2004_SPACING = (6.25, 6.25)  # m (reference/seismic_imaging.md §8)
+BP2004_SPACING = (6.25, 6.25)  # m, as published with the BP 2004 model
 BP2004_SHOTS = 1348
 BP2004_SHOT_NAME = "bp_observed_data_"
 
