@@ -12,11 +12,13 @@ from reproduce.timings import JobTiming, RunTimings, WorkerTiming, load_runs, to
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def test_every_dataset_names_its_source():
+def test_every_dataset_names_its_source_and_the_provenance_doc_lists_it():
     data = json.loads(published.DATA_FILE.read_text())
+    provenance = (published.DATA_FILE.parents[2] / "docs" / "provenance.md").read_text()
     for name, dataset in data.items():
         if isinstance(dataset, dict):
-            assert "reference 12." in dataset["source"], name
+            assert dataset["source"].startswith(("paper ", "prices the paper")), name
+            assert f"`{name}`" in provenance, name
 
 
 def test_a_series_of_the_wrong_length_is_refused(tmp_path):
