@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+from stacks.log_retention import check_retention_days
+from workloads.common.networks import private_network
 
 
 def check_private_cidr(v: str) -> str:
     """A private (RFC 1918) IPv4 range between /16 (the VPC maximum) and /24 (room for the subnets)."""
-    try:
-        net = ipaddress.IPv4Network(v, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"{v!r} is not an IPv4 network in CIDR form ({exc})") from None
-    if not net.is_private:
-        raise ValueError(f"{v!r} is not a private (RFC 1918) range")
+    net = private_network(v)
     if not 16 <= net.prefixlen <= 24:
         raise ValueError(f"{v!r}: the prefix length must be between /16 and /24")
     return v
@@ -39,3 +39,8 @@ def check_fargate_size(what: str, cpu: int, memory_mib: int) -> None:
             f"{what}: {cpu} CPU units take {allowed.start}-{allowed.stop - 1} MiB of memory in steps of "
             f"{allowed.step} MiB on Fargate, got {memory_mib}"
         )
+
+
+# Field types of the config sections: the check runs wherever the type is used
+PrivateCidr = Annotated[str, AfterValidator(check_private_cidr)]
+LogRetentionDays = Annotated[int, AfterValidator(check_retention_days)]

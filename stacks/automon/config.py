@@ -15,8 +15,7 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from stacks.instance_types import instance_spec
-from stacks.log_retention import check_retention_days
-from stacks.validators import check_fargate_size, check_private_cidr
+from stacks.validators import LogRetentionDays, PrivateCidr, check_fargate_size
 from workloads.automon.constants import DEFAULT_PORT, NODE_TYPES
 from workloads.common.execution_input import StrictInput
 
@@ -60,8 +59,8 @@ class AutoMonConfig(StrictInput):
     az_count: int = Field(default=2, ge=1, le=3)
     coordinator_availability_zones: list[str] = Field(default_factory=list)
     nodes_availability_zones: list[str] = Field(default_factory=list)
-    coordinator_vpc_cidr: str = "10.40.0.0/16"
-    nodes_vpc_cidr: str = "10.41.0.0/16"
+    coordinator_vpc_cidr: PrivateCidr = "10.40.0.0/16"
+    nodes_vpc_cidr: PrivateCidr = "10.41.0.0/16"
     # nodes reach the coordinator through these NAT gateways; their addresses are the coordinator's allow-list
     nat_gateways: int = Field(default=1, ge=1, le=2)
     # instead of the NAT addresses, allow the coordinator port from these CIDRs (nodes outside this app)
@@ -80,7 +79,7 @@ class AutoMonConfig(StrictInput):
     automon_pip_spec: str = ""
     # download the KLD / DNN data sets while building the image (needs internet at build time)
     fetch_datasets: bool = False
-    log_retention_days: int = 30
+    log_retention_days: LogRetentionDays = 30
 
     @field_validator("coordinator_region", "nodes_region")
     @classmethod
@@ -89,10 +88,6 @@ class AutoMonConfig(StrictInput):
             raise ValueError(f"{v!r} is not an AWS region name (like us-west-2)")
         return v
 
-    @field_validator("coordinator_vpc_cidr", "nodes_vpc_cidr")
-    @classmethod
-    def _private_cidr(cls, v: str) -> str:
-        return check_private_cidr(v)
 
     @field_validator("node_cidrs")
     @classmethod
@@ -116,10 +111,6 @@ class AutoMonConfig(StrictInput):
             raise ValueError("automon_pip_spec must be one pip requirement spec without quotes or shell characters")
         return v.strip()
 
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention_is_supported(cls, v: int) -> int:
-        return check_retention_days(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -10,8 +10,7 @@ from typing import Self
 
 from pydantic import Field, field_validator, model_validator
 
-from stacks.log_retention import check_retention_days
-from stacks.validators import check_fargate_size, check_private_cidr
+from stacks.validators import LogRetentionDays, PrivateCidr, check_fargate_size
 from workloads.common.execution_input import StrictInput
 from workloads.cosmic.constants import (
     DEFAULT_OP_TIMEOUT_S,
@@ -28,7 +27,7 @@ LAMBDA_MEMORY_MIB = range(128, 10240 + 1)
 
 
 class FmiConfig(StrictInput):
-    vpc_cidr: str = "10.60.0.0/16"  # apart from the other stacks' defaults, should anyone peer them
+    vpc_cidr: PrivateCidr = "10.60.0.0/16"  # apart from the other stacks' defaults, should anyone peer them
     az_count: int = Field(default=2, ge=1, le=3)
     # the rendezvous task sits in private subnets; a NAT gateway lets it pull its image and write logs
     nat_gateways: int = Field(default=1, ge=1, le=3)
@@ -50,12 +49,8 @@ class FmiConfig(StrictInput):
     # a rank waits this long for a peer (FMI's max_timeout); must end before the Lambda's own timeout
     op_timeout_s: float = Field(default=DEFAULT_OP_TIMEOUT_S, gt=0)
     execution_timeout_minutes: int = Field(default=60, ge=5, le=24 * 60)
-    log_retention_days: int = 30
+    log_retention_days: LogRetentionDays = 30
 
-    @field_validator("vpc_cidr")
-    @classmethod
-    def _private_cidr(cls, v: str) -> str:
-        return check_private_cidr(v)
 
     @field_validator("executor_memory_mib")
     @classmethod
@@ -64,10 +59,6 @@ class FmiConfig(StrictInput):
             raise ValueError(f"Lambda memory must be {LAMBDA_MEMORY_MIB.start}-{LAMBDA_MEMORY_MIB.stop - 1} MiB, got {v}")
         return v
 
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention_is_supported(cls, v: int) -> int:
-        return check_retention_days(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -17,8 +17,7 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from stacks.instance_types import instance_spec
-from stacks.log_retention import check_retention_days
-from stacks.validators import check_private_cidr
+from stacks.validators import LogRetentionDays, PrivateCidr
 from workloads.common.execution_input import StrictInput
 from workloads.hybrid_ray.topology import HybridTopology
 
@@ -38,8 +37,8 @@ SSH_TUNNEL_REFUSAL = (
 
 
 class HybridRayConfig(StrictInput):
-    hpc_vpc_cidr: str = "10.50.0.0/16"
-    cloud_vpc_cidr: str = "10.51.0.0/16"
+    hpc_vpc_cidr: PrivateCidr = "10.50.0.0/16"
+    cloud_vpc_cidr: PrivateCidr = "10.51.0.0/16"
     # Both VPCs in one zone (as the original): no inter-AZ charges, EFS mount target next to the nodes.
     # None: the region's first zone, chosen by CloudFormation (no synth-time lookup).
     availability_zone: str | None = None
@@ -57,12 +56,8 @@ class HybridRayConfig(StrictInput):
     wan_mbit: float = Field(default=220.0, gt=0, le=100_000)  # the original's unshaped sshuttle path
     wan_rtt_ms: float = Field(default=0.3, ge=0, le=10_000)
     ray_version: str = DEFAULT_RAY_VERSION
-    log_retention_days: int = 30
+    log_retention_days: LogRetentionDays = 30
 
-    @field_validator("hpc_vpc_cidr", "cloud_vpc_cidr")
-    @classmethod
-    def _private_cidr(cls, v: str) -> str:
-        return check_private_cidr(v)
 
     @field_validator("availability_zone")
     @classmethod
@@ -84,10 +79,6 @@ class HybridRayConfig(StrictInput):
             raise ValueError(f"ray_version {v!r} must be a release like {DEFAULT_RAY_VERSION} (pinned stock Ray)")
         return v
 
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention_is_supported(cls, v: int) -> int:
-        return check_retention_days(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

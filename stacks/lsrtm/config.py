@@ -10,8 +10,7 @@ from typing import Self
 from pydantic import Field, field_validator, model_validator
 
 from stacks.instance_types import ECS_USABLE_MEMORY_FRACTION, instance_spec
-from stacks.log_retention import check_retention_days
-from stacks.validators import check_private_cidr
+from stacks.validators import LogRetentionDays, PrivateCidr
 from workloads.common.execution_input import StrictInput
 
 
@@ -132,7 +131,7 @@ def _default_compute_environments() -> list[ComputeEnvironmentConfig]:
 
 
 class BatchConfig(StrictInput):
-    vpc_cidr: str = "10.20.0.0/16"
+    vpc_cidr: PrivateCidr = "10.20.0.0/16"
     # Without explicit zones the stack stays environment-agnostic, where CloudFormation offers 2 AZs.
     max_azs: int = Field(default=2, ge=1, le=2)
     availability_zones: list[str] = Field(default_factory=list, max_length=6)
@@ -140,22 +139,14 @@ class BatchConfig(StrictInput):
     existing_bucket_name: str | None = None
     # the data bucket is versioned: an overwritten or deleted object is kept this long, then expires
     noncurrent_version_days: int = Field(default=30, ge=1, le=3650)
-    log_retention_days: int = 30
+    log_retention_days: LogRetentionDays = 30
     compute_environments: list[ComputeEnvironmentConfig] = Field(default_factory=_default_compute_environments)
     gradient_job: JobConfig = JobConfig(queue="m4-spot-8", vcpus=8, memory_mib=62000, timeout_minutes=60)
     mpi_job: MpiJobConfig = MpiJobConfig(
         queue="r5-mnp-24", vcpus=24, memory_mib=180000, timeout_minutes=120, retry_attempts=2, num_nodes=2
     )
 
-    @field_validator("vpc_cidr")
-    @classmethod
-    def _private_cidr(cls, v: str) -> str:
-        return check_private_cidr(v)
 
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention_is_supported(cls, v: int) -> int:
-        return check_retention_days(v)
 
     @model_validator(mode="after")
     def _jobs_fit(self) -> Self:

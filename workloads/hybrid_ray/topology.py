@@ -19,6 +19,7 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from workloads.common.execution_input import StrictInput
+from workloads.common.networks import private_network
 from workloads.hybrid_ray.cluster_labels import ROLE_LOGIN, ROLE_WORKER, SITE_CLOUD, SITE_HPC
 
 SITE_S3 = "s3"
@@ -41,11 +42,8 @@ class SiteSpec(StrictInput):
     def _private_cidr(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        net = ipaddress.ip_network(v, strict=True)
-        if not net.is_private:
-            # The original used 11.0.0.0/16 (public address space) for the cloud VPC.
-            raise ValueError(f"site CIDR {v} is not a private (RFC 1918) range")
-        return str(net)
+        # the original used 11.0.0.0/16 (public address space) for the cloud VPC
+        return str(private_network(v))
 
 
 class NodeSpec(StrictInput):
