@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -29,16 +28,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcloud.lambdas import LocalContext, load_handler
+from localcloud.lambdas import load_handler
 from localcloud.runs import LocalRun, download_prefix
 from localcloud.services.environment import local_bucket_name
-from localcloud.services.lambda_runtime import FunctionRuntime, function_environment
+from localcloud.services.lambda_runtime import FunctionErrors, FunctionRuntime, function_environment
 from localcloud.services.local_iam import LocalIam
 from localcloud.services.moto_server import moto_server
 from localcloud.services.stack_iam import StackIam
 from localcloud.services.template import REPO_ROOT, FunctionSpec, SynthesizedStack
 from localcloud.services.template_roles import PolicyResolver, log_stream_arn
 from localcloud.sfn import Integrations, LocalStateMachine
+from localcloud.sfn.integrations import LambdaContext
 
 EXPERIMENT = "cosmic"
 STACK = "FmiStack"
@@ -75,18 +75,6 @@ class LocalSizes:
     batch_size: int | None = 64
 
 
-class _Errors:
-    """Exception classes named like the child's exception, so the state machine sees the same error name."""
-
-    _made: dict[str, type[Exception]] = {}
-
-    @classmethod
-    def named(cls, name: str) -> type[Exception]:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
-            name = "Runtime.UnknownError"
-        return cls._made.setdefault(name, type(name, (Exception,), {}))
-
-
 class ProcessLambda:
     """A Lambda handler run in a fresh Python process per invocation (JSON in, JSON out, errors by name)."""
 
@@ -116,10 +104,10 @@ class ProcessLambda:
                 )
             record.end, record.returncode = time.monotonic(), proc.returncode
             if not response.exists():
-                raise _Errors.named("Runtime.ExitError")(f"the process exited with {proc.returncode}; see {record.log}")
+                raise FunctionErrors.named("Runtime.ExitError")(f"the process exited with {proc.returncode}; see {record.log}")
             answer = json.loads(response.read_text())
         if "errorType" in answer:
-            raise _Errors.named(answer["errorType"])(answer["errorMessage"])
+            raise FunctionErrors.named(answer["errorType"])(answer["errorMessage"])
         return answer["response"]
 
 
@@ -127,7 +115,7 @@ def _invoke_in_this_process(folder: str, request: Path, response: Path, timeout_
     """The child side of ProcessLambda."""
     event = json.loads(request.read_text())
     try:
-        result = load_handler(folder)(event, LocalContext(folder, timeout_s))
+        result = load_handler(folder)(event, LambdaContext(folder, timeout_s))
     except Exception as exc:  # reported like the Lambda runtime does; the parent raises it by name
         import traceback
 

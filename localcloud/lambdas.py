@@ -8,6 +8,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from localcloud.sfn.integrations import LambdaContext
+
 LAMBDA_ROOT = Path(__file__).resolve().parent.parent / "lambda"
 
 
@@ -43,28 +45,6 @@ def _import(name: str, module_name: str):
     return module
 
 
-class LocalContext:
-    """The parts of the Lambda context object handlers and Powertools read."""
-
-    def __init__(self, function_name: str, timeout_s: float = 900.0, memory_mb: int = 1024) -> None:
-        import time
-        import uuid
-
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = memory_mb
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "local"
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        import time
-
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 def invoke(name: str, event: dict) -> object:
     """Call lambda/<name>/handler.py's handler as Lambda would, with a local context."""
-    return load_handler(name)(event, LocalContext(name))
+    return load_handler(name)(event, LambdaContext(name))

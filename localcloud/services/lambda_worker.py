@@ -18,12 +18,13 @@ def main(folder: str) -> int:
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # the handler's prints (Powertools logs to stdout) go to the log, not the protocol
     sys.stdout = sys.stderr
-    from localcloud.lambdas import LocalContext, load_handler
+    from localcloud.lambdas import load_handler
+    from localcloud.sfn.integrations import LambdaContext
 
     handler = load_handler(folder)
     for line in sys.stdin:
         request = json.loads(line)
-        context = LocalContext(request["function_name"], request["timeout_s"])
+        context = LambdaContext(request["function_name"], request["timeout_s"])
         try:
             answer = {"response": handler(request["event"], context)}
         except Exception as exc:  # reported as the Lambda runtime reports a function error

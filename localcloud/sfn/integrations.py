@@ -41,7 +41,7 @@ Authorizer = Callable[[str, Any], None]
 class LambdaContext:
     """The Lambda context object handlers and Powertools read."""
 
-    def __init__(self, name: str, timeout_s: float, memory_mb: int) -> None:
+    def __init__(self, name: str, timeout_s: float = 900.0, memory_mb: int = 1024) -> None:
         self.function_name = name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:{PLACEHOLDER_REGION}:{PLACEHOLDER_ACCOUNT}:function:{name}"

@@ -18,8 +18,9 @@ import pytest
 import torch
 
 from adapters.s3_store import S3Store
-from localcloud.lambdas import LocalContext, invoke, load_handler
+from localcloud.lambdas import invoke, load_handler
 from localcloud.services.moto_server import moto_server
+from localcloud.sfn.integrations import LambdaContext
 from workloads.common.execution_input import MAX_MESSAGE_CHARS
 from workloads.cosmic.astromae import build_model
 from workloads.cosmic.dataset import save_dataset, synthetic_dataset
@@ -185,7 +186,7 @@ def test_a_script_runs_with_its_rank_and_a_failing_script_fails_the_invocation(s
 
     run = _validate({"world_size": 1, "script_key": "scripts/fails.py"}, execution="exec-fail")
     with pytest.raises(ScriptFailed, match="status 3(.|\n)*about to fail"):
-        load_handler("cosmic_executor")({"rank": 0, "job": run["job"]}, LocalContext("cosmic_executor", 60))
+        load_handler("cosmic_executor")({"rank": 0, "job": run["job"]}, LambdaContext("cosmic_executor", 60))
     assert "Contents" not in s3.list_objects_v2(Bucket=RESULTS, Prefix="runs/exec-fail/ranks/")
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from stacks.node_runtime import prefer_venv_node
 prefer_venv_node()  # importing stacks loads jsii, which must run on the venv's Node
 
 from localcloud.lambdas import invoke  # noqa: E402
+from localcloud.services.environment import environment  # noqa: E402
 from stacks.automon.config import AutoMonConfig  # noqa: E402
 from stacks.config import AppConfig  # noqa: E402
 
@@ -148,29 +148,13 @@ class Validator:
     extra_event: dict = field(default_factory=dict)  # what the state machine adds to the payload
 
 
-def _environment(env: dict[str, str]) -> contextlib.AbstractContextManager:
-    @contextlib.contextmanager
-    def scope() -> Iterator[None]:
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-    return scope()
-
-
 LSRTM_LIMITS = AppConfig().batch.job_limits()
 
 
 @contextlib.contextmanager
 def _lsrtm() -> Iterator[None]:
     env = {"DATA_BUCKET": LSRTM_BUCKET, "JOB_LIMITS": json.dumps(LSRTM_LIMITS), "POWERTOOLS_LOG_LEVEL": "ERROR"}
-    with _environment(env), mock_aws():
+    with environment(env), mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=LSRTM_BUCKET)
         s3.create_bucket(Bucket="someone-elses-bucket")
@@ -215,7 +199,7 @@ def _cosmic() -> Iterator[None]:
         env = {"RENDEZVOUS_HOST": "127.0.0.1", "RENDEZVOUS_PORT": str(server.port), "MAX_WORLD_SIZE": "8",
                "OP_TIMEOUT_S": "60", "DATA_BUCKET": COSMIC_BUCKETS[0], "CODE_BUCKET": COSMIC_BUCKETS[1],
                "RESULTS_BUCKET": COSMIC_BUCKETS[2], "POWERTOOLS_LOG_LEVEL": "ERROR"}
-        with _environment(env), mock_aws():
+        with environment(env), mock_aws():
             s3 = boto3.client("s3", region_name="us-east-1")
             for bucket in COSMIC_BUCKETS:
                 s3.create_bucket(Bucket=bucket)
@@ -252,7 +236,7 @@ def _automon() -> Iterator[None]:
     env = {"RESULTS_BUCKET": AUTOMON_BUCKET, "RESULTS_PREFIX": "results/",
            "NODE_COUNTS": json.dumps(AUTOMON_CONFIG.node_counts), "ERROR_BOUNDS": json.dumps(AUTOMON_CONFIG.error_bounds),
            "AUTOMON_IN_IMAGE": "1", "DATASETS_IN_IMAGE": "0", "POWERTOOLS_LOG_LEVEL": "ERROR"}
-    with _environment(env), mock_aws():
+    with environment(env), mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=AUTOMON_BUCKET)
         yield
 
