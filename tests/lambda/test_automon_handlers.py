@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 from moto.moto_api import state_manager
 
+from adapters import automon_coordinator
 from containers.automon.task import upload_results
 from localcloud.lambdas import invoke, load_handler
 from workloads.automon.config import RunConfig
@@ -167,7 +168,7 @@ def _coordinator_region(kind: str) -> dict:
 @pytest.fixture
 def coordinator_env(aws, monkeypatch):
     # moto's instances start 'pending': poll every second instead of the handler's 6
-    monkeypatch.setitem(load_handler("automon_coordinator").__globals__, "WAIT", {"Delay": 1, "MaxAttempts": 5})
+    monkeypatch.setattr(automon_coordinator, "WAIT", {"Delay": 1, "MaxAttempts": 5})
 
     def setup(kind: str) -> dict:
         details = _coordinator_region(kind)
@@ -220,15 +221,15 @@ def tasks_stay_running():
 def test_fargate_coordinator_gets_a_public_address_and_is_stopped(coordinator_env, tasks_stay_running, monkeypatch):
     details = coordinator_env("fargate")
     handler_globals = load_handler("automon_coordinator").__globals__
-    real_session = handler_globals["_session"]
+    real_session = handler_globals["launcher_session"]
 
-    def session_with_public_ips():
+    def session_with_public_ips(*args):
         # moto gives awsvpc tasks a network interface but no public address; AWS does with assignPublicIp
-        session = real_session()
+        session = real_session(*args)
         session.events.register("after-call.ec2.DescribeNetworkInterfaces", _add_public_ip)
         return session
 
-    monkeypatch.setitem(handler_globals, "_session", session_with_public_ips)
+    monkeypatch.setitem(handler_globals, "launcher_session", session_with_public_ips)
     item = _item()
     started = invoke("automon_coordinator", {"action": "start", "run_id": "exec-1", "item": item})
     assert started["host"] == "198.51.100.7" and started["kind"] == "fargate"
@@ -250,8 +251,7 @@ def _add_public_ip(parsed, **kwargs):
 
 def test_a_coordinator_without_a_public_address_fails_the_start(coordinator_env, tasks_stay_running):
     coordinator_env("fargate")  # moto: no public address on the task's interface
-    error = load_handler("automon_coordinator").__globals__["CoordinatorNotStarted"]
-    with pytest.raises(error, match="no public IPv4 address"):
+    with pytest.raises(automon_coordinator.CoordinatorNotStarted, match="no public IPv4 address"):
         invoke("automon_coordinator", {"action": "start", "run_id": "exec-1", "item": _item()})
 
 
