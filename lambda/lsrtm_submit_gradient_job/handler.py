@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from adapters.s3_store import S3Store
 from workloads.common.store import ObjectNotFound
 from workloads.lsrtm import layout
+from workloads.lsrtm.job_requests import array_job, multi_node_job
 from workloads.lsrtm.messages import IterationManifest
 from workloads.lsrtm.params import RunParameters
 from workloads.lsrtm.shots import shots_for_iteration
@@ -47,63 +48,12 @@ def handler(event: dict, context: object) -> dict:
 
     batch = boto3.client("batch")
     if multi_node:
-        manifest.job_ids = [_submit_multi_node(batch, params, run_id, bucket, iteration, i) for i in range(len(shots))]
+        where = {"queue": os.environ["MPI_JOB_QUEUE"], "definition": os.environ["MPI_JOB_DEFINITION"]}
+        requests = [multi_node_job(params, run_id, bucket, iteration, i, **where) for i in range(len(shots))]
     else:
-        manifest.job_ids = [_submit_array(batch, params, run_id, bucket, iteration, len(shots))]
+        where = {"queue": os.environ["JOB_QUEUE"], "definition": os.environ["JOB_DEFINITION"]}
+        requests = [array_job(params, run_id, bucket, iteration, len(shots), **where)]
+    manifest.job_ids = [batch.submit_job(**request)["jobId"] for request in requests]
     store.put(manifest_key, manifest.to_json().encode())
     logger.info("gradient jobs submitted", extra={"run_id": run_id, "iteration": iteration, "jobs": manifest.job_ids})
     return {"iteration": iteration, "job_ids": manifest.job_ids, "shots": shots}
-
-
-def _common(run_id: str, bucket: str, iteration: int) -> dict:
-    env = {"RUN_ID": run_id, "ITERATION": str(iteration), "DATA_BUCKET": bucket}
-    return {
-        "parameters": {"run_id": run_id, "iteration": str(iteration)},
-        "tags": {"run_id": run_id, "iteration": str(iteration)},
-        "propagateTags": True,
-        "env": [{"name": k, "value": v} for k, v in env.items()],
-    }
-
-
-def _resources(params: RunParameters) -> list[dict]:
-    out = []
-    if params.job.vcpus:
-        out.append({"type": "VCPU", "value": str(params.job.vcpus)})
-    if params.job.memory_mib:
-        out.append({"type": "MEMORY", "value": str(params.job.memory_mib)})
-    return out
-
-
-def _submit_array(batch, params: RunParameters, run_id: str, bucket: str, iteration: int, size: int) -> str:
-    common = _common(run_id, bucket, iteration)
-    request = {
-        "jobName": f"{run_id}-it{iteration}"[:128],
-        "jobQueue": os.environ["JOB_QUEUE"],
-        "jobDefinition": os.environ["JOB_DEFINITION"],
-        "parameters": common["parameters"],
-        "tags": common["tags"],
-        "propagateTags": True,
-        "containerOverrides": {"environment": common["env"], "resourceRequirements": _resources(params)},
-    }
-    if size > 1:  # Batch array jobs need at least 2 children; one shot runs as a plain job (index 0)
-        request["arrayProperties"] = {"size": size}
-    return batch.submit_job(**request)["jobId"]
-
-
-def _submit_multi_node(batch, params: RunParameters, run_id: str, bucket: str, iteration: int, index: int) -> str:
-    common = _common(run_id, bucket, iteration)
-    env = [*common["env"], {"name": "ARRAY_INDEX", "value": str(index)}]
-    return batch.submit_job(
-        jobName=f"{run_id}-it{iteration}-shot{index}"[:128],
-        jobQueue=os.environ["MPI_JOB_QUEUE"],
-        jobDefinition=os.environ["MPI_JOB_DEFINITION"],
-        parameters=common["parameters"],
-        tags=common["tags"],
-        propagateTags=True,
-        nodeOverrides={
-            "numNodes": params.job.num_nodes,
-            "nodePropertyOverrides": [
-                {"targetNodes": "0:", "containerOverrides": {"environment": env, "resourceRequirements": _resources(params)}}
-            ],
-        },
-    )["jobId"]
