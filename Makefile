@@ -40,7 +40,7 @@ synth: install  ## synthesize every stack into cdk.out
 	$(CDK) synth --quiet
 
 demo: install  ## synthesize every stack, summarize it, run the LSRTM-SGD, cosmicai and AutoMon workflows locally
-	$(BIN)/python -m tools.demo
+	$(BIN)/python -m localcloud.demo
 
 diff: install  ## cdk diff against the deployed stacks (needs AWS credentials)
 	$(BIN)/python -m tools.credentials

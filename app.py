@@ -9,12 +9,12 @@ prefer_venv_node()  # before aws_cdk starts jsii
 
 import aws_cdk as cdk  # noqa: E402
 
-from stacks.automon_coordinator_stack import AutoMonCoordinatorStack  # noqa: E402
-from stacks.automon_nodes_stack import AutoMonNodesStack, results_bucket_template  # noqa: E402
-from stacks.batch_stack import BatchStack  # noqa: E402
+from stacks.automon.coordinator_stack import AutoMonCoordinatorStack  # noqa: E402
+from stacks.automon.nodes_stack import AutoMonNodesStack, results_bucket_template  # noqa: E402
 from stacks.config import AppConfig  # noqa: E402
-from stacks.fmi_stack import FmiStack  # noqa: E402
-from stacks.hybrid_ray_stack import HybridRayStack  # noqa: E402
+from stacks.cosmic.stack import FmiStack  # noqa: E402
+from stacks.hybrid_ray.stack import HybridRayStack  # noqa: E402
+from stacks.lsrtm.stack import BatchStack  # noqa: E402
 from stacks.nag import add_nag_checks  # noqa: E402
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError, ParamValidationError
 
-from workloads.execution_input import MAX_ECHO_CHARS, InvalidInput, shorten
+from workloads.common.execution_input import MAX_ECHO_CHARS, InvalidInput, shorten
 
 MISSING_OBJECT = {"404", "NoSuchKey", "NotFound"}
 MISSING_BUCKET = {"NoSuchBucket"}

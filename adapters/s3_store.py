@@ -1,26 +1,29 @@
-"""ObjectStore on S3 (workloads.lsrtm.store.ObjectStore). Clients come from boto3's default chain, so
+"""ObjectStore on S3 (workloads.common.store.ObjectStore). Clients come from boto3's default chain, so
 AWS_ENDPOINT_URL_S3 points the same code at a local emulator."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import boto3
 from botocore.exceptions import ClientError
 
-from workloads.lsrtm.store import ObjectNotFound, PreconditionFailed
+from workloads.common.store import ObjectNotFound, PreconditionFailed
 
-MULTIPART_THRESHOLD = 64 * 1024 * 1024
 # 412: the object is not at the version named; 409: another conditional write to the key is in flight
 # (S3 answers ConditionalRequestConflict then, and the writer should re-read just the same)
 CONDITION_REFUSED = {"PreconditionFailed", "ConditionalRequestConflict"}
 
 
 class S3Store:
-    def __init__(self, bucket: str, client=None) -> None:
+    PAGE_SIZE = 1000  # keys per ListObjectsV2 page (S3's most); list() reads every page
+
+    def __init__(self, bucket: str, client=None, *, region: str | None = None) -> None:
+        """`region`: the bucket's, when it is not the caller's (AutoMon's results cross regions)."""
         self.bucket = bucket
-        self.client = client or boto3.client("s3")
+        self.client = client or boto3.client("s3", region_name=region)
 
     def get(self, key: str) -> bytes:
         with self.open(key) as body:
@@ -41,9 +44,29 @@ class S3Store:
         except ObjectNotFound:
             return None
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
         # a single PUT (up to 5 GB) is atomic: readers see the old object or the new one, never a mix
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        extra = {"ContentType": content_type} if content_type else {}
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, **extra)
+
+    def put_json(self, key: str, doc: Any) -> None:
+        """One PUT per key: a retried step replaces its own document, never adds a second one."""
+        self.put(key, json.dumps(doc, indent=2).encode(), content_type="application/json")
+
+    def download(self, key: str, path: Path) -> Path:
+        """The object into a local file (in parts, for datasets larger than memory)."""
+        self.client.download_file(self.bucket, key, str(path))
+        return path
+
+    def put_tree(self, directory: Path, prefix: str) -> list[str]:
+        """Every file under `directory` to <prefix><relative path>; returns the keys written."""
+        keys = []
+        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+            key = prefix + path.relative_to(directory).as_posix()
+            self.put(key, path.read_bytes(),
+                     content_type="application/json" if path.suffix == ".json" else "application/octet-stream")
+            keys.append(key)
+        return keys
 
     def get_with_etag(self, key: str) -> tuple[bytes, str]:
         try:
@@ -76,7 +99,9 @@ class S3Store:
 
     def list(self, prefix: str) -> list[str]:
         keys: list[str] = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": self.PAGE_SIZE})
+        for page in pages:
             keys.extend(obj["Key"] for obj in page.get("Contents", []))
         return keys
 

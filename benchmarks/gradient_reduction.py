@@ -2,7 +2,7 @@
 
 Fixed sizes: 16 partial gradients of 10789 x 1911 float32 (82 MB each), one iteration, delivered through
 the local SQS -> Lambda event source mapping (batch size from the synthesized stack) to the handler in
-lambda/reduce_gradients. Reports:
+lambda/lsrtm_reduce_gradients. Reports:
 - reduce_invocations and its ratio to the batch size (target: at most batch size + a small constant;
   the original needed ~234 invocations per iteration of 80 shots: 561,500 / 30 / 80 ...);
 - sum_throughput_ratio: bytes of partial gradients summed per second by the streaming kernel
@@ -25,9 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.lambdas import invoke  # noqa: E402
-from tools.local_cloud.event_sources import SqsEventSource  # noqa: E402
-from tools.local_cloud.moto_server import moto_server  # noqa: E402
+from localcloud.lambdas import invoke  # noqa: E402
+from localcloud.services.event_sources import SqsEventSource  # noqa: E402
+from localcloud.services.moto_server import moto_server  # noqa: E402
 from workloads.lsrtm import layout  # noqa: E402
 from workloads.lsrtm.arrays import add_npy_stream, to_npy_bytes  # noqa: E402
 from workloads.lsrtm.messages import IterationManifest, PartialGradientMessage  # noqa: E402
@@ -93,7 +93,7 @@ def main() -> int:
         task_tokens.send_success = lambda token, output, client=None: True  # noqa: ARG005 - no execution here
         started = time.perf_counter()
         source = SqsEventSource(sqs, queue, "arn:aws:sqs:us-east-1:123456789012:bench.fifo",
-                                lambda event: invoke("reduce_gradients", event), batch_size=BATCH_SIZE).start()
+                                lambda event: invoke("lsrtm_reduce_gradients", event), batch_size=BATCH_SIZE).start()
         result_key = layout.result_key(RUN, 1)
         while True:
             try:

@@ -34,7 +34,7 @@ COSMICAI_EXAMPLES = sorted((REPO_ROOT / "examples").glob("cosmicai_*.json"))
 @pytest.mark.parametrize("path", COSMICAI_EXAMPLES, ids=lambda p: p.name)
 def test_cosmicai_example_is_valid_for_a_default_deployment(path: Path):
     from stacks.config import AppConfig
-    from stacks.fmi_stack import EXAMPLE_INPUT
+    from stacks.cosmic.stack import EXAMPLE_INPUT
     from workloads.cosmic.job import parse_input
 
     request = parse_input(json.loads(path.read_text()))

@@ -22,19 +22,13 @@ log = logging.getLogger("automon.task")
 
 
 def upload_results(results_dir: Path, bucket: str, prefix: str, client=None) -> list[str]:
-    """Put every file under results_dir to s3://bucket/prefix<relative path>; returns the keys written."""
-    import boto3
+    """Put every file under results_dir to s3://bucket/prefix<relative path>; returns the keys written.
+    A single PUT is atomic and idempotent: a retried task overwrites its own keys, never another's."""
+    from adapters.s3_store import S3Store
 
     # the bucket may be in another region (the coordinator's results cross regions)
-    s3 = client or boto3.client("s3", region_name=os.environ.get("RESULTS_BUCKET_REGION") or None)
-    keys = []
-    for path in sorted(p for p in results_dir.rglob("*") if p.is_file()):
-        key = prefix + path.relative_to(results_dir).as_posix()
-        # a single PUT is atomic and idempotent: a retried task overwrites its own keys, never another's
-        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="application/json"
-                      if path.suffix == ".json" else "application/octet-stream")
-        keys.append(key)
-    return keys
+    store = S3Store(bucket, client, region=os.environ.get("RESULTS_BUCKET_REGION") or None)
+    return store.put_tree(results_dir, prefix)
 
 
 def main(argv: list[str]) -> int:

@@ -22,13 +22,13 @@ import boto3
 import numpy as np
 
 from adapters.s3_store import S3Store
+from workloads.common.store import ObjectNotFound
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import from_npy_bytes, to_npy_bytes
 from workloads.lsrtm.messages import PartialGradientMessage
 from workloads.lsrtm.params import RunParameters
 from workloads.lsrtm.reduction import load_manifest
 from workloads.lsrtm.shots import shot_for_array_index
-from workloads.lsrtm.store import ObjectNotFound
 
 log = logging.getLogger("gradient-worker")
 

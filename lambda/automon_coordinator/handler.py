@@ -1,159 +1,34 @@
 """Start or stop one item's AutoMon coordinator, in the coordinator's region.
 
 Event: {"action": "start" | "stop", "run_id": ..., "item": <an item of the plan>}.
-The function assumes the launcher role of the coordinator stack (LAUNCHER_ROLE_ARN) and reads the
-coordinator's details from the SSM parameter COORDINATOR_PARAMETER, both in COORDINATOR_REGION.
-start: runs the coordinator (Fargate task or EC2 instance) with the item's settings, waits with a boto3
-       waiter until it is running, and returns {"kind", "region", "host" (public IPv4), "id"}. Retry-safe:
-       a coordinator already started for the item's token is reused, never doubled.
-stop:  stops every coordinator carrying the item's token (none is fine); returns {"stopped": [ids]}.
+Assumes the coordinator stack's launcher role (LAUNCHER_ROLE_ARN) and reads the coordinator's details
+from the SSM parameter COORDINATOR_PARAMETER, both in COORDINATOR_REGION (adapters/automon_coordinator.py).
+start: returns {"kind", "region", "host" (public IPv4), "id"} once it runs; retry-safe (a coordinator
+       already started for the item's token is reused, never doubled).
+stop:  stops every coordinator carrying the item's token; returns {"stopped": [ids]}.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 
-import boto3
 from aws_lambda_powertools import Logger
 
+from adapters.automon_coordinator import coordinator_details, launcher_session, start, stop
+
 logger = Logger(service="automon-coordinator")
-WAIT = {"Delay": 6, "MaxAttempts": 80}  # 8 minutes, inside the function's 10-minute timeout
-STOP_REASON = "AutoMon experiment item finished"
-LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
-
-
-class CoordinatorNotStarted(RuntimeError):
-    """The coordinator could not be started or has no public address."""
-
-
-def _session() -> boto3.Session:
-    region = os.environ["COORDINATOR_REGION"]
-    creds = boto3.client("sts", region_name=region).assume_role(
-        RoleArn=os.environ["LAUNCHER_ROLE_ARN"], RoleSessionName="automon-experiment"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"], region_name=region,
-    )
-
-
-def _details(session: boto3.Session) -> dict:
-    value = session.client("ssm").get_parameter(Name=os.environ["COORDINATOR_PARAMETER"])["Parameter"]["Value"]
-    return json.loads(value)
-
-
-def _client_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:64]
 
 
 def handler(event: dict, context: object) -> dict:
     action, item = event["action"], event["item"]
-    session = _session()
-    details = _details(session)
-    fargate = details["kind"] == "fargate"
+    if action not in ("start", "stop"):
+        raise ValueError(f"unknown action {action!r}; expected 'start' or 'stop'")
+    session = launcher_session(os.environ["COORDINATOR_REGION"], os.environ["LAUNCHER_ROLE_ARN"])
+    details = coordinator_details(session, os.environ["COORDINATOR_PARAMETER"])
     if action == "start":
-        result = _start_task(session, details, item) if fargate else _start_instance(session, details, item)
+        result = start(session, details, item)
         logger.info("coordinator running", extra={"item": item["key"], **result})
         return result
-    if action == "stop":
-        stopped = _stop_tasks(session, details, item) if fargate else _stop_instances(session, details, item)
-        logger.info("coordinator stopped", extra={"item": item["key"], "stopped": stopped})
-        return {"stopped": stopped}
-    raise ValueError(f"unknown action {action!r}; expected 'start' or 'stop'")
-
-
-# --- Fargate ------------------------------------------------------------------------------------
-def _start_task(session: boto3.Session, details: dict, item: dict) -> dict:
-    ecs = session.client("ecs")
-    cluster, token = details["cluster"], item["token"]
-    running = ecs.list_tasks(cluster=cluster, startedBy=token, desiredStatus="RUNNING")["taskArns"]
-    if running:
-        task_arn = running[0]
-    else:
-        response = ecs.run_task(
-            cluster=cluster,
-            taskDefinition=details["task_definition"],
-            launchType="FARGATE",
-            count=1,
-            startedBy=token,
-            clientToken=_client_token(token),
-            enableExecuteCommand=True,  # ECS Exec (Session Manager), never SSH
-            networkConfiguration={"awsvpcConfiguration": {
-                "subnets": details["subnets"], "securityGroups": [details["security_group"]],
-                "assignPublicIp": "ENABLED",
-            }},
-            overrides={"containerOverrides": [{
-                "name": details["container"],
-                "environment": [{"name": k, "value": v} for k, v in item["env"].items()],
-            }]},
-            tags=[{"key": details["token_tag"], "value": token}],
-        )
-        if response.get("failures") or not response.get("tasks"):
-            raise CoordinatorNotStarted(f"RunTask failed: {response.get('failures')}")
-        task_arn = response["tasks"][0]["taskArn"]
-    ecs.get_waiter("tasks_running").wait(cluster=cluster, tasks=[task_arn], WaiterConfig=WAIT)
-    task = ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"][0]
-    eni_ids = [d["value"] for a in task.get("attachments", []) for d in a.get("details", [])
-               if d.get("name") == "networkInterfaceId"]
-    if not eni_ids:
-        raise CoordinatorNotStarted(f"task {task_arn} has no network interface")
-    enis = session.client("ec2").describe_network_interfaces(NetworkInterfaceIds=eni_ids)["NetworkInterfaces"]
-    host = next((e["Association"]["PublicIp"] for e in enis if e.get("Association", {}).get("PublicIp")), None)
-    if not host:
-        raise CoordinatorNotStarted(f"task {task_arn} has no public IPv4 address")
-    return {"kind": "fargate", "region": session.region_name, "host": host, "id": task_arn}
-
-
-def _stop_tasks(session: boto3.Session, details: dict, item: dict) -> list[str]:
-    ecs = session.client("ecs")
-    cluster = details["cluster"]
-    arns = ecs.list_tasks(cluster=cluster, startedBy=item["token"], desiredStatus="RUNNING")["taskArns"]
-    for arn in arns:
-        ecs.stop_task(cluster=cluster, task=arn, reason=STOP_REASON)
-    return arns
-
-
-# --- EC2 ----------------------------------------------------------------------------------------
-def _instances(ec2, details: dict, token: str, states: list[str]) -> list[dict]:
-    pages = ec2.get_paginator("describe_instances").paginate(Filters=[
-        {"Name": f"tag:{details['token_tag']}", "Values": [token]},
-        {"Name": "instance-state-name", "Values": states},
-    ])
-    return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
-
-
-def _start_instance(session: boto3.Session, details: dict, item: dict) -> dict:
-    ec2 = session.client("ec2")
-    token = item["token"]
-    existing = _instances(ec2, details, token, ["pending", "running"])
-    if existing:
-        instance_id = existing[0]["InstanceId"]
-    else:
-        subnets = details["subnets"]
-        tags = [{"Key": details["token_tag"], "Value": token}, {"Key": "Name", "Value": f"automon-{item['key']}"}]
-        # the boot script passes every automon-env-<NAME> tag to the container as NAME
-        tags += [{"Key": details["setting_tag_prefix"] + k, "Value": v} for k, v in item["env"].items() if v]
-        response = ec2.run_instances(
-            LaunchTemplate={"LaunchTemplateId": details["launch_template_id"], "Version": "$Latest"},
-            MinCount=1, MaxCount=1,
-            SubnetId=subnets[int(_client_token(token), 16) % len(subnets)],
-            ClientToken=_client_token(token),
-            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
-        )
-        instance_id = response["Instances"][0]["InstanceId"]
-    ec2.get_waiter("instance_running").wait(InstanceIds=[instance_id], WaiterConfig=WAIT)
-    instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
-    host = instance.get("PublicIpAddress")
-    if not host:
-        raise CoordinatorNotStarted(f"instance {instance_id} has no public IPv4 address")
-    return {"kind": "ec2", "region": session.region_name, "host": host, "id": instance_id}
-
-
-def _stop_instances(session: boto3.Session, details: dict, item: dict) -> list[str]:
-    ec2 = session.client("ec2")
-    ids = [i["InstanceId"] for i in _instances(ec2, details, item["token"], LIVE_INSTANCE_STATES)]
-    if ids:
-        ec2.terminate_instances(InstanceIds=ids)
-    return ids
+    stopped = stop(session, details, item)
+    logger.info("coordinator stopped", extra={"item": item["key"], "stopped": stopped})
+    return {"stopped": stopped}

@@ -10,10 +10,8 @@ after the last node), and RunEndedEarly, after writing the summary, when a parti
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePosixPath
 
-import boto3
 from aws_lambda_powertools import Logger
 
 from adapters.s3_store import S3Store
@@ -54,17 +52,17 @@ def summarize(coordinator: results.CoordinatorResult, nodes: list[results.NodeRe
 def handler(event: dict, context: object) -> dict:
     item, bucket = event["item"], event["bucket"]
     prefix = PurePosixPath(item["results_prefix"])
-    s3 = boto3.client("s3")
+    store = S3Store(bucket)
     wanted = {"coordinator": results.coordinator_path(prefix).as_posix()}
     wanted.update({f"node_{i}": results.node_path(prefix, i).as_posix() for i in range(item["num_nodes"])})
-    found = {name: S3Store(bucket, s3).read_json(key) for name, key in wanted.items()}
+    found = {name: store.read_json(key) for name, key in wanted.items()}
     missing = sorted(wanted[name] for name, doc in found.items() if doc is None)
     if missing:
         raise ResultsIncomplete(f"not yet in s3://{bucket}/: {', '.join(missing)}")
     coordinator = results.CoordinatorResult.model_validate(found.pop("coordinator"))
     nodes = [results.NodeResult.model_validate(found[f"node_{i}"]) for i in range(item["num_nodes"])]
     summary = summarize(coordinator, nodes, item)
-    s3.put_object(Bucket=bucket, Key=(prefix / "summary.json").as_posix(), Body=json.dumps(summary, indent=2).encode())
+    store.put_json((prefix / "summary.json").as_posix(), summary)
     logger.info("results gathered", extra={"item": item["key"], "status": summary["status"]})
     if summary["status"] != "completed":
         raise RunEndedEarly(f"{item['key']}: {summary['statuses']}")

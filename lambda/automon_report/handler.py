@@ -8,10 +8,9 @@ failed > 0, with `cause` (which items failed and why, in short) as the execution
 
 from __future__ import annotations
 
-import json
-
-import boto3
 from aws_lambda_powertools import Logger
+
+from adapters.s3_store import S3Store
 
 logger = Logger(service="automon-report")
 
@@ -48,7 +47,7 @@ def failure_cause(doc: dict, report_key: str) -> str:
 def handler(event: dict, context: object) -> dict:
     doc = report(event["run_id"], event["outcomes"])
     key = f"{event['results_prefix']}report.json"
-    boto3.client("s3").put_object(Bucket=event["bucket"], Key=key, Body=json.dumps(doc, indent=2).encode())
+    S3Store(event["bucket"]).put_json(key, doc)
     logger.info("report written", extra={"run_id": doc["run_id"], "failed": doc["failed"]})
     return {"run_id": doc["run_id"], "report_key": key, "succeeded": doc["succeeded"], "failed": doc["failed"],
             "cause": failure_cause(doc, key)}

@@ -9,14 +9,13 @@ Raises InvalidInput or RendezvousUnreachable: the execution fails with the messa
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 
-import boto3
 from aws_lambda_powertools import Logger
 
 from adapters.s3_inputs import require_objects
+from adapters.s3_store import S3Store
 from workloads.cosmic.job import Deployment, plan
 
 logger = Logger(service="cosmic-validate-input")
@@ -39,11 +38,11 @@ def handler(event: dict, context: object) -> dict:
     deployment = Deployment.from_env(os.environ)
     run = plan(event.get("input"), execution=str(event.get("execution", "")), deployment=deployment)
     job = run["job"]
-    s3 = boto3.client("s3")
-    require_objects(s3, job["data_bucket"], {"data_key": job["data_key"]} if job["data_key"] else {})
-    require_objects(s3, job["code_bucket"], {f: job[f] for f in ("weights_key", "script_key") if job[f]})
+    results = S3Store(run["results_bucket"])
+    require_objects(results.client, job["data_bucket"], {"data_key": job["data_key"]} if job["data_key"] else {})
+    require_objects(results.client, job["code_bucket"],
+                    {f: job[f] for f in ("weights_key", "script_key") if job[f]})
     _check_rendezvous(job["rendezvous_host"], job["rendezvous_port"])
-    s3.put_object(Bucket=run["results_bucket"], Key=f"{run['results_prefix']}plan.json",
-                  Body=json.dumps(run, indent=2).encode())
+    results.put_json(f"{run['results_prefix']}plan.json", run)
     logger.info("run accepted", extra={"run_id": run["run_id"], "world_size": run["world_size"], "mode": run["mode"]})
     return run

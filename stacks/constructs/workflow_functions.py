@@ -14,12 +14,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.constructs.image_context import PACKAGE_SOURCES
 from stacks.nag import acknowledge
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = "containers/workflow_lambdas/Dockerfile"
 DEFAULT_TIMEOUT = Duration.seconds(60)
-IMAGE_CONTEXT = ["pyproject.toml", "workloads", "adapters", "lambda", "containers/workflow_lambdas"]
+IMAGE_CONTEXT = [*PACKAGE_SOURCES, "lambda", "containers/workflow_lambdas"]
 
 
 class WorkflowFunction(Construct):

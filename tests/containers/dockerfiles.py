@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from stacks.batch_stack import WORKER_CONTEXT, WORKER_DOCKERFILE
-from stacks.constructs import cosmic_executor, rendezvous_service
-from stacks.constructs.automon_image import AUTOMON_CONTEXT, AUTOMON_DOCKERFILE
+from stacks.automon.image import AUTOMON_CONTEXT, AUTOMON_DOCKERFILE
 from stacks.constructs.workflow_functions import DOCKERFILE as LAMBDA_DOCKERFILE
 from stacks.constructs.workflow_functions import IMAGE_CONTEXT as LAMBDA_CONTEXT
+from stacks.cosmic import executor as cosmic_executor
+from stacks.cosmic import rendezvous as rendezvous_service
+from stacks.lsrtm.stack import WORKER_CONTEXT, WORKER_DOCKERFILE
 from tests.conftest import REPO_ROOT
 
 # name -> (Dockerfile, the paths its stack's exclude list keeps in the build context)

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from stacks.constructs import cosmic_executor, rendezvous_service
+from stacks.cosmic import executor as cosmic_executor
+from stacks.cosmic import rendezvous as rendezvous_service
 from tests.conftest import REPO_ROOT
 from tests.containers.requirement_pins import pins
 

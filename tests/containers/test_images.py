@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from stacks.batch_stack import WORKER_DOCKERFILE
+from stacks.lsrtm.stack import WORKER_DOCKERFILE
 from tests.conftest import REPO_ROOT
 from tests.containers.requirement_pins import pins
 

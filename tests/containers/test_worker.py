@@ -11,13 +11,14 @@ import boto3
 import numpy as np
 import pytest
 
+from adapters.seismic_upload import upload
+from localcloud.services.moto_server import moto_server
 from tests.conftest import REPO_ROOT
-from tools.local_cloud.moto_server import moto_server
-from tools.seismic_data import make_synthetic, upload
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import from_npy_bytes
 from workloads.lsrtm.messages import IterationManifest, PartialGradientMessage
 from workloads.lsrtm.params import RunParameters
+from workloads.seismic.datasets import make_synthetic
 
 WORKER = REPO_ROOT / "containers" / "gradient_worker" / "worker.py"
 BUCKET = "data"
@@ -63,7 +64,7 @@ def test_worker_writes_its_shot_gradient_and_message_once(cloud):
     assert gradient.shape == (81, 41) and np.isfinite(gradient).all() and np.abs(gradient).max() > 0
     summary = json.loads(cloud["s3"].get_object(Bucket=BUCKET, Key=layout.partial_summary_key("r1", 1, 1))["Body"].read())
     assert summary["misfit"] > 0
-    timings = summary["timings"]  # what tools.experiments collects
+    timings = summary["timings"]  # what reproduce collects
     assert 0 < timings["upload_s"] < timings["worker_s"]
     assert timings["worker_s"] >= timings["fetch_s"] + timings["total_s"] - 1e-3
 

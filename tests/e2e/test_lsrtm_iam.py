@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tools.lsrtm_local import STACK, DemoSettings, run_local
+from localcloud.lsrtm import STACK, LocalSizes, run
 
 pytestmark = pytest.mark.slow
 
-TINY = DemoSettings(iterations=1, batchsize=2, num_shots=2, shape=(101, 41), record_ms=700.0, timeout_s=120.0)
+TINY = LocalSizes(iterations=1, batchsize=2, num_shots=2, shape=(101, 41), record_ms=700.0)
 
 
 def without_grant(outdir: Path, target: Path, role_prefix: str, action: str) -> Path:
@@ -45,14 +45,15 @@ def without_grant(outdir: Path, target: Path, role_prefix: str, action: str) -> 
 def test_a_grant_taken_out_of_the_template_fails_the_local_run_with_access_denied(
         synthesized, tmp_path, role, action, resource):
     outdir = without_grant(synthesized.outdir, tmp_path / "cdk.out", role, action)
-    run = run_local(outdir, tmp_path / "work", settings=TINY, execution_name="e2e-iam")
-    assert run.status == "FAILED"
-    assert run.events == ["ValidateInput", "InputRejected"]
-    # a HEAD request's refusal has no body, on AWS too: boto3 reports "(403) ... Forbidden"; the local run
-    # records each refusal's full message, as CloudTrail would
-    assert "AccessDenied" in run.cause or "(403)" in run.cause
-    # the validator heads every object the input names (model, first and last shot) before it answers
-    assert run.denials and run.iam["denied"] == len(run.denials)
-    for denial in run.denials:
-        assert f"assumed-role/{role}" in denial and f"not authorized to perform: {action} on resource: {resource}" in denial
+    result = run(outdir, workdir=tmp_path / "work", sizes=TINY, execution="e2e-iam", timeout_s=120.0)
+    assert result.status == "FAILED"
+    assert result.states == ["ValidateInput", "InputRejected"]
+    # a HEAD request's refusal has no body, on AWS too: the validator says the role may not read the object
+    # (adapters/s3_inputs.py); the local run records each refusal's full message, as CloudTrail would
+    assert "may not read it" in result.cause and "(403)" in result.cause
+    # the validator heads every object the input names, so one missing grant may be refused more than once
+    assert result.denials and result.iam["denied"] == len(result.denials)
+    for denial in result.denials:
+        assert f"assumed-role/{role}" in denial
+        assert f"not authorized to perform: {action} on resource: {resource}" in denial
 

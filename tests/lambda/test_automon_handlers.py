@@ -12,14 +12,16 @@ import pytest
 from moto import mock_aws
 from moto.moto_api import state_manager
 
+from adapters import automon_coordinator
 from containers.automon.task import upload_results
-from tools.lambdas import invoke, load_handler
+from localcloud.lambdas import invoke, load_handler
 from workloads.automon.config import RunConfig
 from workloads.automon.constants import NODE_TYPES
 from workloads.automon.coordinator import CoordinatorTimeouts
 from workloads.automon.local import run_local
 from workloads.automon.node import NodeTimeouts
-from workloads.execution_input import MAX_MESSAGE_CHARS
+from workloads.automon.plan import plan
+from workloads.common.execution_input import MAX_MESSAGE_CHARS, InvalidInput
 
 BUCKET = "hpcx-automon-results-123456789012-us-east-2"
 NODES_REGION, COORDINATOR_REGION = "us-east-2", "us-west-2"
@@ -30,7 +32,6 @@ ERROR_BOUNDS = {name: list(nt.error_bounds) for name, nt in NODE_TYPES.items()}
 
 
 def _plan(raw, *, automon=True, datasets=False, execution="exec-1"):
-    plan = load_handler("automon_validate_input", "plan")
     return plan(raw, execution=execution, bucket=BUCKET, results_prefix="results/", node_counts=NODE_COUNTS,
                 error_bounds=ERROR_BOUNDS, automon_in_image=automon, datasets_in_image=datasets)
 
@@ -57,7 +58,7 @@ def test_centralization_runs_once_per_node_type_without_an_error_bound():
 
 
 def test_the_example_input_the_stack_prints_is_accepted_by_a_default_deployment():
-    from stacks.automon_nodes_stack import EXAMPLE_INPUT
+    from stacks.automon.nodes_stack import EXAMPLE_INPUT
 
     run = _plan(EXAMPLE_INPUT, automon=False, datasets=False)
     assert [i["key"] for i in run["items"]] == [f"{t}/centralization" for t in EXAMPLE_INPUT["node_types"]]
@@ -102,8 +103,7 @@ def test_a_long_execution_name_still_gives_a_valid_unique_token():
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(raw, kwargs, message):
-    invalid = load_handler("automon_validate_input").__globals__["InvalidInput"]
-    with pytest.raises(invalid) as err:
+    with pytest.raises(InvalidInput) as err:
         _plan(raw, **kwargs)
     assert message in str(err.value) and len(str(err.value)) <= MAX_MESSAGE_CHARS
 
@@ -168,7 +168,7 @@ def _coordinator_region(kind: str) -> dict:
 @pytest.fixture
 def coordinator_env(aws, monkeypatch):
     # moto's instances start 'pending': poll every second instead of the handler's 6
-    monkeypatch.setitem(load_handler("automon_coordinator").__globals__, "WAIT", {"Delay": 1, "MaxAttempts": 5})
+    monkeypatch.setattr(automon_coordinator, "WAIT", {"Delay": 1, "MaxAttempts": 5})
 
     def setup(kind: str) -> dict:
         details = _coordinator_region(kind)
@@ -221,15 +221,15 @@ def tasks_stay_running():
 def test_fargate_coordinator_gets_a_public_address_and_is_stopped(coordinator_env, tasks_stay_running, monkeypatch):
     details = coordinator_env("fargate")
     handler_globals = load_handler("automon_coordinator").__globals__
-    real_session = handler_globals["_session"]
+    real_session = handler_globals["launcher_session"]
 
-    def session_with_public_ips():
+    def session_with_public_ips(*args):
         # moto gives awsvpc tasks a network interface but no public address; AWS does with assignPublicIp
-        session = real_session()
+        session = real_session(*args)
         session.events.register("after-call.ec2.DescribeNetworkInterfaces", _add_public_ip)
         return session
 
-    monkeypatch.setitem(handler_globals, "_session", session_with_public_ips)
+    monkeypatch.setitem(handler_globals, "launcher_session", session_with_public_ips)
     item = _item()
     started = invoke("automon_coordinator", {"action": "start", "run_id": "exec-1", "item": item})
     assert started["host"] == "198.51.100.7" and started["kind"] == "fargate"
@@ -251,8 +251,7 @@ def _add_public_ip(parsed, **kwargs):
 
 def test_a_coordinator_without_a_public_address_fails_the_start(coordinator_env, tasks_stay_running):
     coordinator_env("fargate")  # moto: no public address on the task's interface
-    error = load_handler("automon_coordinator").__globals__["CoordinatorNotStarted"]
-    with pytest.raises(error, match="no public IPv4 address"):
+    with pytest.raises(automon_coordinator.CoordinatorNotStarted, match="no public IPv4 address"):
         invoke("automon_coordinator", {"action": "start", "run_id": "exec-1", "item": _item()})
 
 

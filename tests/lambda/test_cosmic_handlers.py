@@ -17,8 +17,11 @@ import boto3
 import pytest
 import torch
 
-from tools.lambdas import LocalContext, invoke, load_handler
-from tools.local_cloud.moto_server import moto_server
+from adapters.s3_store import S3Store
+from localcloud.lambdas import invoke, load_handler
+from localcloud.services.moto_server import moto_server
+from localcloud.sfn.integrations import LambdaContext
+from workloads.common.execution_input import MAX_MESSAGE_CHARS
 from workloads.cosmic.astromae import build_model
 from workloads.cosmic.dataset import save_dataset, synthetic_dataset
 from workloads.cosmic.inference import InferenceSettings, run_rank
@@ -26,7 +29,6 @@ from workloads.cosmic.job import InvalidInput, ResultsIncomplete, ResultsInconsi
 from workloads.cosmic.metrics import SCHEMA, combine_records, delta_z, rank_record
 from workloads.cosmic.rendezvous_server import running_server
 from workloads.cosmic.script_runner import ScriptFailed
-from workloads.execution_input import MAX_MESSAGE_CHARS
 
 DATA, CODE, RESULTS = "cosmic-data", "cosmic-code", "cosmic-results"
 
@@ -130,7 +132,7 @@ def test_an_unreachable_rendezvous_server_fails_validation(s3, deployment, monke
 def _run_ranks(run: dict) -> list:
     """Every rank at once, on threads (each pairs through the rendezvous server, as Lambdas would)."""
     results: list = [None] * run["world_size"]
-    # import the handler once, before the threads: tools.lambdas.load_handler registers the module before
+    # import the handler once, before the threads: localcloud.lambdas.load_handler registers the module before
     # executing it, so a second thread importing at the same moment could see it half-initialised
     load_handler("cosmic_executor")
 
@@ -184,7 +186,7 @@ def test_a_script_runs_with_its_rank_and_a_failing_script_fails_the_invocation(s
 
     run = _validate({"world_size": 1, "script_key": "scripts/fails.py"}, execution="exec-fail")
     with pytest.raises(ScriptFailed, match="status 3(.|\n)*about to fail"):
-        load_handler("cosmic_executor")({"rank": 0, "job": run["job"]}, LocalContext("cosmic_executor", 60))
+        load_handler("cosmic_executor")({"rank": 0, "job": run["job"]}, LambdaContext("cosmic_executor", 60))
     assert "Contents" not in s3.list_objects_v2(Bucket=RESULTS, Prefix="runs/exec-fail/ranks/")
 
 
@@ -215,8 +217,7 @@ def _fake_run(s3, world_size: int, prefix: str = "runs/r1/", run_id: str = "r1")
 
 @pytest.fixture
 def small_pages(monkeypatch):
-    load_handler("cosmic_summary")
-    monkeypatch.setattr(sys.modules["cosmic_summary.handler"], "PAGE_SIZE", 2)
+    monkeypatch.setattr(S3Store, "PAGE_SIZE", 2)
 
 
 def test_summary_reads_every_page_of_rank_records(s3, small_pages):

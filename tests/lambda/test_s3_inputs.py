@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from adapters.s3_inputs import require_objects
-from workloads.execution_input import InvalidInput
+from workloads.common.execution_input import InvalidInput
 
 
 def _answering(code: str, status: int):

@@ -40,7 +40,7 @@ def test_the_examples_are_accepted(name):
 
 
 def test_lsrtm_validator_only_rejects_or_accepts_what_runs():
-    _fuzz("validate_input")
+    _fuzz("lsrtm_validate_input")
 
 
 def test_cosmicai_validator_only_rejects_or_accepts_what_runs():

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from adapters.s3_store import S3Store
+from localcloud.lambdas import invoke
+from localcloud.services.template import SynthesizedStack, matches
 from stacks.config import AppConfig
-from tools.lambdas import invoke
-from tools.local_cloud.template import SynthesizedStack, matches
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import from_npy_bytes, to_npy_bytes
 from workloads.lsrtm.messages import PartialGradientMessage
@@ -61,10 +61,10 @@ def _worker(store: S3Store, run_id: str, iteration: int, shot: int) -> PartialGr
 
 def test_one_iteration_from_validation_to_clean_up(aws):
     _inputs(aws.s3)
-    run = invoke("validate_input", {"input": INPUT, "execution": "exec-1"})
+    run = invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-1"})
     assert run == {"run_id": "exec-1", "bucket": BUCKET, "iteration": 0, "iterations": 2}
 
-    submitted = invoke("submit_gradient_job", {"token": "tok-1", "run": run})
+    submitted = invoke("lsrtm_submit_gradient_job", {"token": "tok-1", "run": run})
     (request,) = aws.batch.submitted
     assert request["arrayProperties"] == {"size": 3}
     assert request["parameters"] == {"run_id": "exec-1", "iteration": "1"}
@@ -74,7 +74,7 @@ def test_one_iteration_from_validation_to_clean_up(aws):
     store = S3Store(BUCKET)
     messages = [_worker(store, "exec-1", 1, s) for s in shots]
     def reduce(event, _):
-        return invoke("reduce_gradients", event)
+        return invoke("lsrtm_reduce_gradients", event)
 
     # first two arrive, one of them twice; then the last, then a late duplicate
     assert reduce(_sqs_event([messages[0], messages[1], messages[0]]), None) == {"batchItemFailures": []}
@@ -89,7 +89,7 @@ def test_one_iteration_from_validation_to_clean_up(aws):
     image = from_npy_bytes(store.get(output["image_key"]))
     np.testing.assert_allclose(image, -0.1 * sum(s + 1 for s in shots) * np.ones(SHAPE), rtol=1e-6)
 
-    report = invoke("clean_up", {"run": run, "status": "SUCCEEDED"})
+    report = invoke("lsrtm_clean_up", {"run": run, "status": "SUCCEEDED"})
     assert [it["iteration"] for it in report["iterations"]] == [1]
     assert report["deleted_objects"] == 4  # three partial gradients and the accumulator
     assert not store.list(layout.iteration_prefix("exec-1", 1) + "partial/")
@@ -98,9 +98,9 @@ def test_one_iteration_from_validation_to_clean_up(aws):
 
 def test_submitting_twice_refreshes_the_token_without_a_second_job(aws):
     _inputs(aws.s3)
-    run = invoke("validate_input", {"input": INPUT, "execution": "exec-2"})
-    invoke("submit_gradient_job", {"token": "tok-a", "run": run})
-    invoke("submit_gradient_job", {"token": "tok-b", "run": run})
+    run = invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-2"})
+    invoke("lsrtm_submit_gradient_job", {"token": "tok-a", "run": run})
+    invoke("lsrtm_submit_gradient_job", {"token": "tok-b", "run": run})
     assert len(aws.batch.submitted) == 1
     manifest = json.loads(S3Store(BUCKET).get(layout.manifest_key("exec-2", 1)))
     assert manifest["task_token"] == "tok-b"
@@ -113,14 +113,14 @@ def _dead_letters(aws) -> list[dict]:
 
 def test_a_broken_message_of_an_unknown_group_is_set_aside_without_touching_other_groups(aws):
     _inputs(aws.s3)
-    run = invoke("validate_input", {"input": INPUT, "execution": "exec-3"})
-    submitted = invoke("submit_gradient_job", {"token": "tok-3", "run": run})
+    run = invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-3"})
+    submitted = invoke("lsrtm_submit_gradient_job", {"token": "tok-3", "run": run})
     store = S3Store(BUCKET)
     good = _worker(store, "exec-3", 1, submitted["shots"][0])
     event = _sqs_event([good])
     event["Records"].append({**event["Records"][0], "messageId": "bad", "body": "{not json",
                              "attributes": {"MessageGroupId": "other.1"}})
-    result = invoke("reduce_gradients", event)
+    result = invoke("lsrtm_reduce_gradients", event)
     assert result == {"batchItemFailures": []}  # redelivering it could never help
     assert store.exists(layout.accumulator_key("exec-3", 1))
     assert [m["Body"] for m in _dead_letters(aws)] == ["{not json"]
@@ -139,15 +139,15 @@ def _other_shots_key(message: PartialGradientMessage, other: int) -> str:
 @pytest.mark.parametrize("poison", ["misfit_null", "other_shots_key"])
 def test_a_poison_message_is_set_aside_alone_and_fails_its_iteration_at_once(aws, poison):
     _inputs(aws.s3)
-    run = invoke("validate_input", {"input": INPUT, "execution": "exec-p"})
-    shots = invoke("submit_gradient_job", {"token": "tok-p", "run": run})["shots"]
+    run = invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-p"})
+    shots = invoke("lsrtm_submit_gradient_job", {"token": "tok-p", "run": run})["shots"]
     store = S3Store(BUCKET)
     messages = [_worker(store, "exec-p", 1, s) for s in shots]
     event = _sqs_event(messages)
     bad = event["Records"][1]
     bad["body"] = _misfit_null(messages[1]) if poison == "misfit_null" else _other_shots_key(messages[1], shots[0])
 
-    result = invoke("reduce_gradients", event)
+    result = invoke("lsrtm_reduce_gradients", event)
 
     assert result == {"batchItemFailures": []}  # neither it nor its group-mates come back
     assert S3Store(BUCKET).read_json(layout.result_key("exec-p", 1)) is None  # the sum is not complete
@@ -167,8 +167,8 @@ def test_two_reducers_racing_on_one_iteration_sum_every_shot_exactly_once(aws, m
     from concurrent.futures import ThreadPoolExecutor
 
     _inputs(aws.s3)
-    run = invoke("validate_input", {"input": {**INPUT, "batchsize": 4}, "execution": "exec-race"})
-    shots = invoke("submit_gradient_job", {"token": "tok-r", "run": run})["shots"]
+    run = invoke("lsrtm_validate_input", {"input": {**INPUT, "batchsize": 4}, "execution": "exec-race"})
+    shots = invoke("lsrtm_submit_gradient_job", {"token": "tok-r", "run": run})["shots"]
     store = S3Store(BUCKET)
     messages = [_worker(store, "exec-race", 1, s) for s in shots]
     barrier, waited = threading.Barrier(2, timeout=20), set()
@@ -182,7 +182,7 @@ def test_two_reducers_racing_on_one_iteration_sum_every_shot_exactly_once(aws, m
 
     monkeypatch.setattr(S3Store, "open", open_after_both_read)
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda batch: invoke("reduce_gradients", _sqs_event(batch)),
+        results = list(pool.map(lambda batch: invoke("lsrtm_reduce_gradients", _sqs_event(batch)),
                                 [messages[:2], messages[2:]]))
     assert results == [{"batchItemFailures": []}] * 2
     kind, output = aws.sfn.answers["tok-r"]
@@ -194,8 +194,8 @@ def test_two_reducers_racing_on_one_iteration_sum_every_shot_exactly_once(aws, m
 
 def test_a_group_failing_on_its_last_delivery_fails_the_iteration_instead_of_waiting_hours(aws, monkeypatch):
     _inputs(aws.s3)
-    run = invoke("validate_input", {"input": INPUT, "execution": "exec-last"})
-    shots = invoke("submit_gradient_job", {"token": "tok-l", "run": run})["shots"]
+    run = invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-last"})
+    shots = invoke("lsrtm_submit_gradient_job", {"token": "tok-l", "run": run})["shots"]
     messages = [_worker(S3Store(BUCKET), "exec-last", 1, s) for s in shots]
     monkeypatch.setenv("MAX_RECEIVE_COUNT", "5")
 
@@ -208,31 +208,31 @@ def test_a_group_failing_on_its_last_delivery_fails_the_iteration_instead_of_wai
 
     monkeypatch.setattr(S3Store, "open", partials_unreachable)
     event = _sqs_event(messages)
-    assert len(invoke("reduce_gradients", event)["batchItemFailures"]) == 3  # deliveries 1-4: retried
+    assert len(invoke("lsrtm_reduce_gradients", event)["batchItemFailures"]) == 3  # deliveries 1-4: retried
     assert aws.sfn.answers == {}
     for record in event["Records"]:
         record["attributes"]["ApproximateReceiveCount"] = "5"
-    assert len(invoke("reduce_gradients", event)["batchItemFailures"]) == 3  # SQS moves them to the DLQ
+    assert len(invoke("lsrtm_reduce_gradients", event)["batchItemFailures"]) == 3  # SQS moves them to the DLQ
     kind, error, cause = aws.sfn.answers["tok-l"]
     assert (kind, error) == ("failure", "ReductionFailed") and "S3 unreachable" in cause
 
 
 def test_a_failed_job_fails_the_iteration_with_a_clear_cause(aws):
     _inputs(aws.s3)
-    run = invoke("validate_input", {"input": INPUT, "execution": "exec-4"})
-    submitted = invoke("submit_gradient_job", {"token": "tok-4", "run": run})
+    run = invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-4"})
+    submitted = invoke("lsrtm_submit_gradient_job", {"token": "tok-4", "run": run})
     event = {"detail-type": "Batch Job State Change", "source": "aws.batch", "detail": {
         "jobName": "exec-4-it1", "jobId": "job-1:2", "status": "FAILED", "statusReason": "Essential container exited",
         "parameters": {"run_id": "exec-4", "iteration": "1"}, "arrayProperties": {"index": 2},
         "attempts": [{"container": {"exitCode": 1, "logStreamName": "hpcx-gradient/default/abc"},
                       "statusReason": "Essential container exited"}]}}
-    result = invoke("gradient_job_failed", event)
+    result = invoke("lsrtm_gradient_job_failed", event)
     kind, error, cause = aws.sfn.answers["tok-4"]
     assert (kind, error) == ("failure", "GradientJobFailed")
     assert f"shot {submitted['shots'][2]}" in cause and "Essential container exited" in cause
     assert "(exit code 1, log stream hpcx-gradient/default/abc; 1 attempt(s))" in cause
     assert result["failed"]
-    report = invoke("clean_up", {"run": run, "status": "FAILED", "error": {"Error": error, "Cause": cause}})
+    report = invoke("lsrtm_clean_up", {"run": run, "status": "FAILED", "error": {"Error": error, "Cause": cause}})
     assert aws.batch.terminated == ["job-1"] and report["status"] == "FAILED"
 
 
@@ -243,7 +243,7 @@ def test_a_failed_job_fails_the_iteration_with_a_clear_cause(aws):
 def test_bad_input_is_refused_before_anything_is_submitted(aws, change, message):
     _inputs(aws.s3)
     with pytest.raises(InvalidInput, match=message):
-        invoke("validate_input", {"input": {**INPUT, **change}, "execution": "exec-5"})
+        invoke("lsrtm_validate_input", {"input": {**INPUT, **change}, "execution": "exec-5"})
     assert aws.batch.submitted == []
 
 
@@ -272,29 +272,29 @@ def test_input_the_deployment_cannot_run_is_refused(aws, change, multi_node, mes
     _inputs(aws.s3)
     aws.s3.create_bucket(Bucket="someone-elses-bucket")
     with pytest.raises(InvalidInput, match=re.escape(message)):
-        invoke("validate_input", {"input": {**INPUT, **change}, "execution": "exec-6", "multi_node": multi_node})
+        invoke("lsrtm_validate_input", {"input": {**INPUT, **change}, "execution": "exec-6", "multi_node": multi_node})
     assert "Contents" not in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=layout.RUNS_PREFIX)
 
 
 def test_the_calling_state_machine_decides_which_queue_the_job_must_fit(aws):
     _inputs(aws.s3)
     wide = {**INPUT, "job": {"vcpus": MULTI_NODE["online_cpus"], "num_nodes": MULTI_NODE["max_nodes"]}}
-    assert invoke("validate_input", {"input": wide, "execution": "exec-7", "multi_node": True})["run_id"] == "exec-7"
+    assert invoke("lsrtm_validate_input", {"input": wide, "execution": "exec-7", "multi_node": True})["run_id"] == "exec-7"
     with pytest.raises(InvalidInput, match="job.vcpus"):
-        invoke("validate_input", {"input": wide, "execution": "exec-8", "multi_node": False})
+        invoke("lsrtm_validate_input", {"input": wide, "execution": "exec-8", "multi_node": False})
 
 
 def test_a_missing_data_bucket_is_a_clear_rejection(aws, monkeypatch):
     monkeypatch.setenv("DATA_BUCKET", "deleted-bucket")
     with pytest.raises(InvalidInput, match="model.key s3://deleted-bucket/models/m.npz: the bucket does not exist"):
-        invoke("validate_input", {"input": INPUT, "execution": "exec-9"})
+        invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-9"})
 
 
 def test_the_result_is_stored_before_the_execution_is_told(aws, monkeypatch):
     """What runs after the token (next iteration, clean-up's report) must find the iteration's result."""
     _inputs(aws.s3)
-    run = invoke("validate_input", {"input": INPUT, "execution": "exec-order"})
-    shots = invoke("submit_gradient_job", {"token": "tok-o", "run": run})["shots"]
+    run = invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-order"})
+    shots = invoke("lsrtm_submit_gradient_job", {"token": "tok-o", "run": run})["shots"]
     store = S3Store(BUCKET)
     messages = [_worker(store, "exec-order", 1, s) for s in shots]
     seen_at_answer = []
@@ -305,14 +305,14 @@ def test_the_result_is_stored_before_the_execution_is_told(aws, monkeypatch):
         return answer(taskToken=taskToken, output=output)
 
     monkeypatch.setattr(aws.sfn, "send_task_success", answer_and_look)
-    invoke("reduce_gradients", _sqs_event(messages))
+    invoke("lsrtm_reduce_gradients", _sqs_event(messages))
     assert seen_at_answer == [True]
 
 
 def test_a_crash_after_the_result_before_the_answer_is_finished_by_the_redelivery(aws, monkeypatch):
     _inputs(aws.s3)
-    run = invoke("validate_input", {"input": INPUT, "execution": "exec-crash"})
-    shots = invoke("submit_gradient_job", {"token": "tok-c", "run": run})["shots"]
+    run = invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-crash"})
+    shots = invoke("lsrtm_submit_gradient_job", {"token": "tok-c", "run": run})["shots"]
     store = S3Store(BUCKET)
     messages = [_worker(store, "exec-crash", 1, s) for s in shots]
     answer = aws.sfn.send_task_success
@@ -321,10 +321,10 @@ def test_a_crash_after_the_result_before_the_answer_is_finished_by_the_redeliver
         raise ConnectionError("the function died before answering")
 
     monkeypatch.setattr(aws.sfn, "send_task_success", crash)
-    failed = invoke("reduce_gradients", _sqs_event(messages))["batchItemFailures"]
+    failed = invoke("lsrtm_reduce_gradients", _sqs_event(messages))["batchItemFailures"]
     assert len(failed) == len(messages) and "tok-c" not in aws.sfn.answers
     monkeypatch.setattr(aws.sfn, "send_task_success", answer)
-    assert invoke("reduce_gradients", _sqs_event(messages)) == {"batchItemFailures": []}
+    assert invoke("lsrtm_reduce_gradients", _sqs_event(messages)) == {"batchItemFailures": []}
     kind, output = aws.sfn.answers["tok-c"]
     assert kind == "success"
     assert json.loads(output)["misfit"] == pytest.approx(sum(10.0 * (s + 1) for s in shots))  # counted once
@@ -336,7 +336,7 @@ def _execution_ended_target(synthesized) -> tuple[dict, dict, SynthesizedStack]:
     (rule,) = [r["Properties"] for r in stack.of_type("AWS::Events::Rule").values()
                if r["Properties"]["EventPattern"]["source"] == ["aws.states"]]
     (target,) = rule["Targets"]
-    assert stack.functions()[target["Arn"]["Fn::GetAtt"][0]].handler_folder == "clean_up"
+    assert stack.functions()[target["Arn"]["Fn::GetAtt"][0]].handler_folder == "lsrtm_clean_up"
     return stack.resolve(rule["EventPattern"], overrides), stack.resolve(target, overrides), stack
 
 
@@ -363,14 +363,14 @@ def test_an_execution_stopped_from_the_console_terminates_its_jobs_through_the_s
     pattern, target, _ = _execution_ended_target(synthesized)
     assert "DeadLetterConfig" in target and target["RetryPolicy"]["MaximumRetryAttempts"] > 0
     _inputs(aws.s3)
-    run = invoke("validate_input", {"input": INPUT, "execution": "exec-abort"})
-    invoke("submit_gradient_job", {"token": "tok-a", "run": run})
+    run = invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-abort"})
+    invoke("lsrtm_submit_gradient_job", {"token": "tok-a", "run": run})
     store = S3Store(BUCKET)
     _worker(store, "exec-abort", 1, 0)
 
     for status in ("ABORTED", "TIMED_OUT"):
         assert matches(pattern, _status_change(pattern, "exec-abort", status))
-    report = invoke("clean_up", _transform(target, _status_change(pattern, "exec-abort", "ABORTED")))
+    report = invoke("lsrtm_clean_up", _transform(target, _status_change(pattern, "exec-abort", "ABORTED")))
 
     assert aws.batch.terminated == ["job-1"]
     assert report["status"] == "ABORTED" and report["deleted_objects"] == 1
@@ -381,15 +381,15 @@ def test_an_execution_stopped_from_the_console_terminates_its_jobs_through_the_s
 def test_after_the_machine_cleaned_up_a_failure_the_rule_keeps_its_report(aws, synthesized):
     pattern, target, _ = _execution_ended_target(synthesized)
     _inputs(aws.s3)
-    run = invoke("validate_input", {"input": INPUT, "execution": "exec-f"})
-    invoke("submit_gradient_job", {"token": "tok-f", "run": run})
+    run = invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-f"})
+    invoke("lsrtm_submit_gradient_job", {"token": "tok-f", "run": run})
     error = {"Error": "GradientJobFailed", "Cause": "shot 3 failed"}
-    invoke("clean_up", {"run": run, "status": "FAILED", "error": error})
+    invoke("lsrtm_clean_up", {"run": run, "status": "FAILED", "error": error})
     event = _status_change(pattern, "exec-f", "FAILED", error["Error"], error["Cause"])
-    again = invoke("clean_up", _transform(target, event))
+    again = invoke("lsrtm_clean_up", _transform(target, event))
     assert again["error"] == error and again["deleted_after_end"] == 0
     assert aws.batch.terminated == ["job-1", "job-1"]  # terminating a finished job is a no-op
     # an execution refused at validation has no run: nothing to clean, no report made up for it
-    assert invoke("clean_up", _transform(target, _status_change(pattern, "exec-rejected", "FAILED"))) == {
+    assert invoke("lsrtm_clean_up", _transform(target, _status_change(pattern, "exec-rejected", "FAILED"))) == {
         "ignored": "execution exec-rejected never started a run"}
     assert not S3Store(BUCKET).exists(layout.report_key("exec-rejected"))

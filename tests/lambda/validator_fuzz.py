@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -32,9 +31,10 @@ from stacks.node_runtime import prefer_venv_node
 
 prefer_venv_node()  # importing stacks loads jsii, which must run on the venv's Node
 
-from stacks.automon_config import AutoMonConfig  # noqa: E402
+from localcloud.lambdas import invoke  # noqa: E402
+from localcloud.services.environment import environment  # noqa: E402
+from stacks.automon.config import AutoMonConfig  # noqa: E402
 from stacks.config import AppConfig  # noqa: E402
-from tools.lambdas import invoke  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "examples"
@@ -148,29 +148,13 @@ class Validator:
     extra_event: dict = field(default_factory=dict)  # what the state machine adds to the payload
 
 
-def _environment(env: dict[str, str]) -> contextlib.AbstractContextManager:
-    @contextlib.contextmanager
-    def scope() -> Iterator[None]:
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-    return scope()
-
-
 LSRTM_LIMITS = AppConfig().batch.job_limits()
 
 
 @contextlib.contextmanager
 def _lsrtm() -> Iterator[None]:
     env = {"DATA_BUCKET": LSRTM_BUCKET, "JOB_LIMITS": json.dumps(LSRTM_LIMITS), "POWERTOOLS_LOG_LEVEL": "ERROR"}
-    with _environment(env), mock_aws():
+    with environment(env), mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=LSRTM_BUCKET)
         s3.create_bucket(Bucket="someone-elses-bucket")
@@ -215,7 +199,7 @@ def _cosmic() -> Iterator[None]:
         env = {"RENDEZVOUS_HOST": "127.0.0.1", "RENDEZVOUS_PORT": str(server.port), "MAX_WORLD_SIZE": "8",
                "OP_TIMEOUT_S": "60", "DATA_BUCKET": COSMIC_BUCKETS[0], "CODE_BUCKET": COSMIC_BUCKETS[1],
                "RESULTS_BUCKET": COSMIC_BUCKETS[2], "POWERTOOLS_LOG_LEVEL": "ERROR"}
-        with _environment(env), mock_aws():
+        with environment(env), mock_aws():
             s3 = boto3.client("s3", region_name="us-east-1")
             for bucket in COSMIC_BUCKETS:
                 s3.create_bucket(Bucket=bucket)
@@ -252,7 +236,7 @@ def _automon() -> Iterator[None]:
     env = {"RESULTS_BUCKET": AUTOMON_BUCKET, "RESULTS_PREFIX": "results/",
            "NODE_COUNTS": json.dumps(AUTOMON_CONFIG.node_counts), "ERROR_BOUNDS": json.dumps(AUTOMON_CONFIG.error_bounds),
            "AUTOMON_IN_IMAGE": "1", "DATASETS_IN_IMAGE": "0", "POWERTOOLS_LOG_LEVEL": "ERROR"}
-    with _environment(env), mock_aws():
+    with environment(env), mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=AUTOMON_BUCKET)
         yield
 
@@ -274,7 +258,7 @@ AUTOMON_EXAMPLES = [
 ]
 
 VALIDATORS = {
-    "validate_input": Validator("validate_input", LSRTM_EXAMPLES,
+    "lsrtm_validate_input": Validator("lsrtm_validate_input", LSRTM_EXAMPLES,
                                 [("bucket",), ("job", "vcpus"), ("job", "memory_mib"), ("job", "num_nodes"),
                                  ("physics", "peak_frequency_hz"), ("step_rule",)], _lsrtm, _check_lsrtm),
     "cosmic_validate_input": Validator("cosmic_validate_input", COSMIC_EXAMPLES,
@@ -291,7 +275,7 @@ class Finding(AssertionError):
 
 def outcome(validator: Validator, raw: Any, execution: str, multi_node: bool = False) -> str:
     """'accepted' or 'rejected'; raises Finding for anything else (its message says which kind)."""
-    event = {"input": raw, "execution": execution, **({"multi_node": multi_node} if validator.name == "validate_input"
+    event = {"input": raw, "execution": execution, **({"multi_node": multi_node} if validator.name == "lsrtm_validate_input"
                                                        else {})}
     try:
         run = invoke(validator.name, event)

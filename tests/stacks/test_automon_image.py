@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from containers.automon import task
-from stacks.constructs.automon_image import AUTOMON_CONTEXT, AUTOMON_DOCKERFILE
+from stacks.automon.image import AUTOMON_CONTEXT, AUTOMON_DOCKERFILE
 from tests.conftest import REPO_ROOT
 from tests.containers.requirement_pins import pins
 from workloads.automon.constants import AUTOMON_BUILD_ARG

@@ -9,9 +9,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.automon_config import AutoMonConfig
+from localcloud.asl import state_machines
+from stacks.automon.config import AutoMonConfig
 from stacks.config import AppConfig, ConfigError
-from tools.asl import state_machines
 from workloads.automon.constants import DEFAULT_PORT, NODE_TYPES
 
 NODES, COORDINATOR = "AutoMonNodesStack", "AutoMonCoordinatorStack"

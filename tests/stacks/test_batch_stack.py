@@ -7,11 +7,11 @@ import json
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from localcloud.services.template import SynthesizedStack
+from reproduce.outputs import COMPUTE_POOLS, REQUIRED_OUTPUTS, parse_compute_pools
 from stacks.config import AppConfig
-from stacks.constructs.seismic_jobs import RETRY_ON_STATUS_REASONS
-from stacks.constructs.shared_filesystem import MOUNT_PATH
-from tools.experiments.outputs import COMPUTE_POOLS, REQUIRED_OUTPUTS, parse_compute_pools
-from tools.local_cloud.template import SynthesizedStack
+from stacks.lsrtm.jobs import RETRY_ON_STATUS_REASONS
+from stacks.lsrtm.shared_filesystem import MOUNT_PATH
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def test_log_groups_have_retention(template):
 def no_nat_stack():
     import aws_cdk as cdk
 
-    from stacks.batch_stack import BatchStack
+    from stacks.lsrtm.stack import BatchStack
 
     cfg = AppConfig.parse({"prefix": "lab2", "batch": {"nat_gateways": 0, "existing_bucket_name": "my-seismic-data"}})
     return BatchStack(cdk.App(), "NoNat", config=cfg)
@@ -225,14 +225,15 @@ def _queue_names_resolved(value, resources: dict):
 
 def test_compute_pools_output_tells_the_launchers_every_pool(template, config):
     outputs = template.to_json()["Outputs"]
-    assert set(REQUIRED_OUTPUTS) | {COMPUTE_POOLS} <= set(outputs)  # what tools/experiments reads
+    assert set(REQUIRED_OUTPUTS) | {COMPUTE_POOLS} <= set(outputs)  # what reproduce/ reads
     value = _queue_names_resolved(outputs[COMPUTE_POOLS]["Value"], template.to_json()["Resources"])
     pools = parse_compute_pools(value)
 
     assert list(pools) == [ce.key for ce in config.batch.compute_environments]
     assert pools["r5-spot-24"] == {"queue": config.name("r5-spot-24"), "instance_types": ["r5.24xlarge"],
                                    "online_cpus": 24, "usable_memory_mib": 747110, "max_nodes": 21,
-                                   "threads_per_core": 1, "spot": True, "multi_node": False}
+                                   "threads_per_core": 1, "spot": True, "multi_node": False,
+                                   "vcpus": 96, "cores_per_socket": 24}
     assert pools["c5n-mnp-18"]["multi_node"] and not pools["c5n-mnp-18"]["spot"]
     assert {k: p["online_cpus"] for k, p in pools.items()} == {
         "m4-spot-8": 8, "r5-spot-24": 24, "r5-spot-48": 48, "r5-mnp-24": 24, "c5n-mnp-18": 18}

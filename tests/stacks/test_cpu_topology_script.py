@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stacks.constructs.launch_template import render_cpu_topology_script
 from stacks.instance_types import instance_spec
+from stacks.lsrtm.launch_template import render_cpu_topology_script
 
 
 def _fake_sysfs(root: Path, cores: int, *, interleaved: bool) -> Path:

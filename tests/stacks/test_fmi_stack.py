@@ -7,8 +7,8 @@ import json
 import pytest
 from aws_cdk.assertions import Match
 
+from localcloud.asl import state_machines
 from stacks.config import AppConfig
-from tools.asl import state_machines
 from workloads.cosmic.constants import FD_RESERVE, HEALTH_PORT, RENDEZVOUS_PORT
 
 STACK = "FmiStack"

@@ -12,8 +12,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 from stacks.config import AppConfig, ConfigError
-from stacks.hybrid_ray_config import DEFAULT_RAY_VERSION, SSH_TUNNEL_REFUSAL
-from stacks.hybrid_ray_stack import HybridRayStack
+from stacks.hybrid_ray.config import DEFAULT_RAY_VERSION, SSH_TUNNEL_REFUSAL
+from stacks.hybrid_ray.stack import HybridRayStack
 from workloads.hybrid_ray.bootstrap import SHARE_MOUNT_POINT
 from workloads.hybrid_ray.topology import HybridTopology, RayPorts
 

@@ -67,11 +67,11 @@ def test_the_data_bucket_keeps_overwritten_and_deleted_objects_for_the_configure
 # who writes which kinds of object: each component's real keys, from the layout's key functions
 WRITES = {
     "job": [layout.partial_gradient_key("r", 1, 2), layout.partial_summary_key("r", 1, 2)],
-    "validate_input": [layout.parameters_key("r")],
-    "submit_gradient_job": [layout.manifest_key("r", 1)],
-    "reduce_gradients": [layout.accumulator_key("r", 1), layout.image_key("r", 1), layout.result_key("r", 1)],
-    "gradient_job_failed": [],
-    "clean_up": [layout.report_key("r")],
+    "lsrtm_validate_input": [layout.parameters_key("r")],
+    "lsrtm_submit_gradient_job": [layout.manifest_key("r", 1)],
+    "lsrtm_reduce_gradients": [layout.accumulator_key("r", 1), layout.image_key("r", 1), layout.result_key("r", 1)],
+    "lsrtm_gradient_job_failed": [],
+    "lsrtm_clean_up": [layout.report_key("r")],
 }
 EVERY_KEY = {"models/m.npz", "data/shot_0.segy", *(k for keys in WRITES.values() for k in keys)}
 
@@ -85,7 +85,7 @@ def test_each_role_may_write_the_keys_it_makes_and_no_other(resources, writer):
 
 
 def test_clean_up_deletes_only_intermediate_objects(resources):
-    patterns = _object_patterns(resources, _role_of_handler(resources, "clean_up"), "s3:DeleteObject")
+    patterns = _object_patterns(resources, _role_of_handler(resources, "lsrtm_clean_up"), "s3:DeleteObject")
     assert patterns == {layout.PARTIAL_PATTERN, layout.ACCUMULATOR_PATTERN}
 
 
@@ -120,6 +120,6 @@ def test_both_dead_letter_queues_alarm_on_their_first_message(resources):
 
 
 def test_the_reducer_can_set_messages_aside_in_the_dead_letter_queue(resources):
-    role = _role_of_handler(resources, "reduce_gradients")
+    role = _role_of_handler(resources, "lsrtm_reduce_gradients")
     sends = [s for s in _statements_of_role(resources, role) if "sqs:SendMessage" in s["Action"]]
     assert sends and all("DeadLetters" in str(s["Resource"]) for s in sends)

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             tags, stats = build_all(eng, names, workdir)
             timings = {}
             if not args.no_smoke:
-                from tools.local_cloud.moto_server import moto_server
+                from localcloud.services.moto_server import moto_server
 
                 sources = contexts.staged_sources()
                 with moto_server() as url:

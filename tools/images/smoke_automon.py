@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 
+from localcloud.services.moto_server import free_port
 from tools.images.session import Session, SmokeFailed
-from tools.local_cloud.moto_server import free_port
 
 LAMBDA = "workflow_lambdas"
 BUCKET = "smoke-automon-results"

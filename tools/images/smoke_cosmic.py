@@ -11,9 +11,9 @@ import threading
 import time
 import urllib.request
 
+from localcloud.services.moto_server import free_port
 from tools.images.engine import run
 from tools.images.session import Session, SmokeFailed
-from tools.local_cloud.moto_server import free_port
 from workloads.cosmic.dataset import save_dataset, synthetic_dataset
 from workloads.cosmic.rendezvous_client import pair
 

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from adapters.seismic_upload import upload
 from tools.images.engine import run
 from tools.images.session import REGION, Session, SmokeFailed
-from tools.seismic_data import make_synthetic, upload
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import from_npy_bytes
 from workloads.lsrtm.messages import IterationManifest
 from workloads.lsrtm.reduction import Accumulator
+from workloads.seismic.datasets import make_synthetic
 
 BUCKET = "smoke-lsrtm-data"
 LAMBDA = "workflow_lambdas"
@@ -41,21 +42,21 @@ def smoke(session: Session, say) -> None:
     execution_input = {"iterations": 1, "batchsize": 1, **sections,
                        "physics": {"space_order": 4, "memory_budget_mib": 256}}
     lsrtm = {h: function_env(session, h) for h in session.functions(LAMBDA) if h.split(".")[0] in
-             ("validate_input", "submit_gradient_job", "reduce_gradients", "gradient_job_failed", "clean_up")}
+             ("lsrtm_validate_input", "lsrtm_submit_gradient_job", "lsrtm_reduce_gradients", "lsrtm_gradient_job_failed", "lsrtm_clean_up")}
 
-    handler = "validate_input.handler.handler"
+    handler = "lsrtm_validate_input.handler.handler"
     with session.lambda_function(LAMBDA, handler, lsrtm[handler]) as invoke:
         state = invoke({"input": execution_input, "execution": "smoke-1"}).body
         bad = invoke({"input": {**execution_input, "iterations": 0}, "execution": "smoke-2"}, expect_ok=False).body
-    say(f"validate_input accepted the example: {state}; refused iterations=0 with {bad['errorType']}")
+    say(f"lsrtm_validate_input accepted the example: {state}; refused iterations=0 with {bad['errorType']}")
     run_id = state["run_id"]
 
-    handler = "submit_gradient_job.handler.handler"
+    handler = "lsrtm_submit_gradient_job.handler.handler"
     with session.lambda_function(LAMBDA, handler, lsrtm[handler]) as invoke:
         answer = invoke({"token": "smoke-token", "run": state, "multi_node": False}, expect_ok=False)
-    say(f"submit_gradient_job: {session.invoked[handler]}" + (f" {answer.body}" if answer.ok else ""))
+    say(f"lsrtm_submit_gradient_job: {session.invoked[handler]}" + (f" {answer.body}" if answer.ok else ""))
 
-    # the manifest submit_gradient_job writes, for shot 0 alone (moto's server has no Batch to run the job)
+    # the manifest lsrtm_submit_gradient_job writes, for shot 0 alone (moto's server has no Batch to run the job)
     manifest = IterationManifest(run_id=run_id, iteration=1, shots=[0], step_size=1.0, task_token="smoke-token")
     s3.put_object(Bucket=BUCKET, Key=layout.manifest_key(run_id, 1), Body=manifest.to_json())
     queue = sqs.create_queue(QueueName=f"smoke-{uuid.uuid4().hex[:8]}.fifo",
@@ -73,7 +74,7 @@ def smoke(session: Session, say) -> None:
     say(f"gradient_worker: shot 0 gradient {gradient.shape}, max |g| {np.abs(gradient).max():.3e}, "
         f"sum {gradient.sum():.6e}; one SQS message")
 
-    handler = "reduce_gradients.handler.handler"
+    handler = "lsrtm_reduce_gradients.handler.handler"
     record = {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
               "attributes": {**message["Attributes"], "MessageGroupId": message["Attributes"]["MessageGroupId"]},
               "messageAttributes": {}, "md5OfBody": message["MD5OfBody"], "eventSource": "aws:sqs",
@@ -82,10 +83,10 @@ def smoke(session: Session, say) -> None:
         reduced = invoke({"Records": [record]}).body
     total = Accumulator.from_bytes(s3.get_object(Bucket=BUCKET, Key=layout.accumulator_key(run_id, 1))["Body"].read()).total
     if total is None or not np.allclose(total, gradient, rtol=1e-6, atol=0):
-        raise SmokeFailed("reduce_gradients: the sum of one shot's message is not that shot's gradient")
-    say(f"reduce_gradients answered {reduced}; the sum equals the gradient (sum {total.sum():.6e})")
+        raise SmokeFailed("lsrtm_reduce_gradients: the sum of one shot's message is not that shot's gradient")
+    say(f"lsrtm_reduce_gradients answered {reduced}; the sum equals the gradient (sum {total.sum():.6e})")
 
-    handler = "gradient_job_failed.handler.handler"
+    handler = "lsrtm_gradient_job_failed.handler.handler"
     event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Batch Job State Change", "source": "aws.batch",
              "account": "123456789012", "region": REGION, "resources": [],
              "detail": {"jobName": "smoke-gradient", "jobId": str(uuid.uuid4()), "status": "FAILED",
@@ -93,9 +94,9 @@ def smoke(session: Session, say) -> None:
                         "attempts": [{"container": {"exitCode": 1, "logStreamName": "smoke/stream"}}]}}
     with session.lambda_function(LAMBDA, handler, lsrtm[handler]) as invoke:
         invoke(event, expect_ok=False)
-    say(f"gradient_job_failed: {session.invoked[handler]}")
+    say(f"lsrtm_gradient_job_failed: {session.invoked[handler]}")
 
-    handler = "clean_up.handler.handler"
+    handler = "lsrtm_clean_up.handler.handler"
     with session.lambda_function(LAMBDA, handler, lsrtm[handler]) as invoke:
         answer = invoke({"run": {**state, "iteration": 1}, "status": "SUCCEEDED"}, expect_ok=False)
-    say(f"clean_up: {session.invoked[handler]}" + (f" {str(answer.body)[:160]}" if answer.ok else ""))
+    say(f"lsrtm_clean_up: {session.invoked[handler]}" + (f" {str(answer.body)[:160]}" if answer.ok else ""))

@@ -1,6 +1,6 @@
 """Every fixed fact of the AutoMon experiment, defined once: port, node types, their published defaults.
 
-Values follow the original AWS harness (hsivan/automon, see shared/reference/automon.md): node counts,
+Values follow the original AWS harness (hsivan/automon at c62415f, aws_experiments/): node counts,
 dimensions, sliding windows, iteration counts and the error-bound lists of its deploy script; the
 neighbourhood-size tables its KLD and DNN experiments hard-coded; pacing of commit 8f9a218.
 """

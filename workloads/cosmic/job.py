@@ -19,16 +19,16 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from workloads.common.execution_input import InvalidInput, StrictInput, echo
+from workloads.common.execution_input import parse_input as _parse
+from workloads.common.run_ids import run_id_of
 from workloads.cosmic.metrics import RedshiftSums, validate_record
 from workloads.cosmic.payload import CommSettings, new_comm_name
 from workloads.cosmic.peer_auth import new_secret
-from workloads.execution_input import InvalidInput, StrictInput, echo
-from workloads.execution_input import parse_input as _parse
 
 __all__ = ["InvalidInput"]  # the validator and the ranks raise it; handlers and tests import it from here
 
 RESULTS_ROOT = "runs/"
-RUN_ID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 SCRIPT_SCHEMA = "cosmicai.script/v1"
 _KEY = re.compile(r"[A-Za-z0-9!_.*'()/ -]{1,1024}")
 TORCH_SEED_MAX = 2**64 - 1  # torch.manual_seed refuses larger seeds, so every rank would fail
@@ -91,13 +91,6 @@ class Deployment:
 
 def parse_input(raw: object) -> CosmicInput:
     return _parse(CosmicInput, raw, what="input")
-
-
-def run_id_of(execution: str) -> str:
-    run_id = RUN_ID_CHARS.sub("_", execution)[:80]
-    if not run_id.strip("_"):
-        raise InvalidInput(f"execution name {echo(execution)} gives no usable run id")
-    return run_id
 
 
 def plan(raw: object, *, execution: str, deployment: Deployment) -> dict[str, Any]:

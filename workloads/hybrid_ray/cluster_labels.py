@@ -10,8 +10,6 @@ from __future__ import annotations
 SITE_LABEL = "site"
 ROLE_LABEL = "role"
 NODE_LABEL = "node"
-# Stock Ray puts every node's id under this label; a label selector on it pins a task to one node.
-NODE_ID_LABEL = "ray.io/node-id"
 
 SITE_HPC = "hpc"
 SITE_CLOUD = "cloud"

@@ -16,19 +16,17 @@ import re
 from itertools import combinations
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from workloads.common.execution_input import StrictInput
+from workloads.common.networks import private_network
 from workloads.hybrid_ray.cluster_labels import ROLE_LOGIN, ROLE_WORKER, SITE_CLOUD, SITE_HPC
 
 SITE_S3 = "s3"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SiteSpec(_Strict):
+class SiteSpec(StrictInput):
     name: str
     cidr: str | None = Field(default=None, description="VPC CIDR; None for a data-only site such as S3")
 
@@ -44,14 +42,11 @@ class SiteSpec(_Strict):
     def _private_cidr(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        net = ipaddress.ip_network(v, strict=True)
-        if not net.is_private:
-            # The original used 11.0.0.0/16 (public address space) for the cloud VPC.
-            raise ValueError(f"site CIDR {v} is not a private (RFC 1918) range")
-        return str(net)
+        # the original used 11.0.0.0/16 (public address space) for the cloud VPC
+        return str(private_network(v))
 
 
-class NodeSpec(_Strict):
+class NodeSpec(StrictInput):
     name: str
     site: str
     role: Literal["login", "worker"]
@@ -65,7 +60,7 @@ class NodeSpec(_Strict):
         return v
 
 
-class LinkSpec(_Strict):
+class LinkSpec(StrictInput):
     """A symmetric link between two sites (or within one site when both names are equal)."""
 
     sites: tuple[str, str]
@@ -78,7 +73,7 @@ class LinkSpec(_Strict):
         return set(self.sites) == {a, b}
 
 
-class RayPorts(_Strict):
+class RayPorts(StrictInput):
     """Fixed Ray ports, so that security groups can open exactly these between the two VPCs."""
 
     gcs: int = 6379
@@ -116,7 +111,7 @@ class RayPorts(_Strict):
         ]
 
 
-class HybridTopology(_Strict):
+class HybridTopology(StrictInput):
     sites: list[SiteSpec]
     nodes: list[NodeSpec]
     links: list[LinkSpec] = []

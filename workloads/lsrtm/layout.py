@@ -52,7 +52,7 @@ def report_key(run_id: str) -> str:
 
 
 # --- IAM resource patterns of the keys above, one per kind of object ('*' spans any characters, '/' too).
-# Each component may write only the kinds it makes (stacks/constructs/lsrtm_workflow.py, batch_stack.py);
+# Each component may write only the kinds it makes (stacks/lsrtm/workflow.py, batch_stack.py);
 # tests/workloads/lsrtm/test_layout.py checks every key function against its pattern and no other.
 PARAMETERS_PATTERN = f"{RUNS_PREFIX}*/parameters.json"
 MANIFEST_PATTERN = f"{RUNS_PREFIX}*/iteration_*/manifest.json"

@@ -12,8 +12,8 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from workloads.execution_input import InvalidInput, S3Key, check_s3_key, echo, parse_input
-from workloads.execution_input import StrictInput as _Strict
+from workloads.common.execution_input import InvalidInput, S3Key, check_s3_key, echo, parse_input
+from workloads.common.execution_input import StrictInput as _Strict
 
 __all__ = ["InvalidInput", "RunParameters", "check_job_fits", "check_run_id"]
 

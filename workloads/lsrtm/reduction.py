@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from workloads.common.store import ObjectNotFound, ObjectStore, PreconditionFailed
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import add_npy_stream, from_npy_bytes, to_npy_bytes
 from workloads.lsrtm.messages import InvalidMessage, IterationManifest, PartialGradientMessage
 from workloads.lsrtm.sgd import sgd_update, step_for
-from workloads.lsrtm.store import ObjectNotFound, ObjectStore, PreconditionFailed
 
 # Each refused write means another reducer finished a write in between; with one FIFO group per
 # iteration more than a couple in a row means something is badly wrong, and the batch is retried whole.

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from workloads.execution_input import MAX_MESSAGE_CHARS
+from workloads.common.execution_input import MAX_MESSAGE_CHARS
 from workloads.lsrtm.params import InvalidInput, RunParameters
 from workloads.lsrtm.shots import shot_for_array_index, shots_for_iteration
 

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from workloads.common.store import MemoryStore
 from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import add_npy_stream, from_npy_bytes, to_npy_bytes
 from workloads.lsrtm.messages import InvalidMessage, IterationManifest, PartialGradientMessage
 from workloads.lsrtm.reduction import apply_update, load_accumulator, reduce_messages
-from workloads.lsrtm.store import MemoryStore
 
 RUN = "run-1"
 SHAPE = (7, 5)

@@ -1,0 +1,439 @@
+"""Run the AutoMon experiment state machine *as synthesized into cdk.out* on this machine.
+
+    python -m localcloud.automon                          # centralization, inner_product, 40 rounds
+    python -m localcloud.automon --iterations 60 --window 10 --cdk-out cdk.out
+
+What runs for real: the definition from AutoMonNodesStack's template (every state, Map, Retry and Catch,
+through localcloud.sfn), every Lambda handler in lambda/automon_*, the coordinator and every node as
+processes of the container entrypoint (containers/automon/task.py -> python -m workloads.automon) talking
+ZeroMQ over 127.0.0.1, and their uploads of the results JSON.
+
+What is emulated, and how:
+- S3, STS, SSM, IAM and EC2: moto's server on 127.0.0.1 (AWS_ENDPOINT_URL). The coordinator stack's side
+  is made in moto from AutoMonCoordinatorStack's template: the launcher role, the details parameter
+  (its value as synthesized, with moto's subnet, security group and launch template ids) and the launch
+  template. The coordinator Lambda assumes the role, reads the parameter and calls RunInstances,
+  DescribeInstances and TerminateInstances against moto, unchanged.
+- The coordinator *instance*: moto keeps the instance records; `CoordinatorHosts` plays the instance's
+  boot script for each one carrying the token tag: it runs the coordinator command of the user data with
+  the user data's `-e` variables and the instance's automon-env-* tags, and terminates the instance when
+  the process ends (the script's `shutdown -h now`); a terminated instance's process gets SIGTERM.
+- The network: a coordinator's public address (moto's) maps to 127.0.0.1 and a free local port, which
+  node tasks get as HOST and PORT (the port in the template, 6400, may be taken here); the coordinator
+  binds 127.0.0.1 only.
+- ECS for the nodes: localcloud.services.ecs_emulator, one process per task with the task definition's
+  command and environment plus the RunTask overrides; ecs:runTask.sync waits for the process and fails
+  the state (States.TaskFailed, the task as Cause) on a non-zero exit. The clean-up Lambda lists,
+  describes and stops those same tasks through AWS_ENDPOINT_URL_ECS.
+- Local sizes: ITERATIONS and WINDOW are added to every container's environment (the deployed stack
+  runs the published sizes); node counts come from the synthesized config (`-c automon.node_counts=...`).
+  Retry intervals and waits are scaled by `time_scale` (GatherResults waits 20 s between tries on AWS).
+
+Not emulated: the Fargate coordinator kind (the default, EC2, is what runs here), images, IAM policy
+evaluation, cross-region latency, the automon package (centralization runs; automon needs the package).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localcloud.lambdas import load_handler
+from localcloud.runs import LocalRun, download_prefix
+from localcloud.services.ecs_emulator import (
+    EcsHttpServer,
+    LocalEcs,
+    LocalTask,
+    RunTaskSync,
+    TaskDefinitionSpec,
+    environment_of_image,
+)
+from localcloud.services.environment import FAKE_CREDENTIALS, environment, local_bucket_name
+from localcloud.services.moto_server import free_port, moto_server
+from localcloud.services.template import REPO_ROOT, SynthesizedStack
+from localcloud.sfn.resources import PLACEHOLDER_ACCOUNT, PLACEHOLDER_REGION
+
+EXPERIMENT = "automon"
+STACK = "AutoMonNodesStack"
+COORDINATOR_STACK = "AutoMonCoordinatorStack"
+MACHINE_SUFFIX = "AutoMon-Experiment"
+ENTRYPOINT = [sys.executable, str(REPO_ROOT / "containers" / "automon" / "task.py")]  # the image's ENTRYPOINT
+DOCKERFILE = REPO_ROOT / "containers" / "automon" / "Dockerfile"
+LOOPBACK = "127.0.0.1"
+MOTO_AMI = "ami-12c6146b"  # one of moto's images; the template's AMI is an SSM lookup
+DEFAULT_INPUT = {"algorithm": "centralization", "node_types": ["inner_product"]}
+INSTANCE_POLL_S = 0.1
+ADDRESS_WAIT_S = 15.0
+
+
+@dataclass(frozen=True)
+class LocalSizes:
+    """The run's length, added to every container's environment (ITERATIONS, WINDOW)."""
+
+    iterations: int = 40
+    window: int | None = None  # None: the node type's
+
+    def environment(self) -> dict[str, str]:
+        env = {"ITERATIONS": str(self.iterations)}
+        if self.window is not None:
+            env["WINDOW"] = str(self.window)
+        return env
+
+
+# --- the coordinator stack, from its template ----------------------------------------------------------
+def _flatten(stack: SynthesizedStack, value: Any) -> str:
+    """A Fn::Join of strings and Refs as text; other intrinsics (image URIs) become <unresolved>."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        return sep.join(_flatten(stack, p) for p in parts)
+    if isinstance(value, dict) and "Ref" in value:
+        return str(stack.resolve(value))
+    return "<unresolved>"
+
+
+def coordinator_boot(stack: SynthesizedStack) -> tuple[dict[str, str], list[str]]:
+    """(the `-e` variables, the container command) of the coordinator launch template's `docker run`."""
+    (template,) = stack.of_type("AWS::EC2::LaunchTemplate").values()
+    script = _flatten(stack, template["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"])
+    (line,) = [ln for ln in script.splitlines() if ln.startswith("docker run ")]
+    static = dict(re.findall(r" -e (\w+)=(\S+)", line))
+    return static, [line.split()[-1]]
+
+
+@dataclass
+class CoordinatorHost:
+    instance_id: str
+    public_ip: str
+    port: int
+    environment: dict[str, str]
+    log: Path
+    process: subprocess.Popen
+    ended_by: str | None = None  # "exited" (then the instance was terminated) or "instance terminated"
+
+
+class CoordinatorHosts:
+    """The coordinator instances moto holds, each played by a local coordinator process (see the module doc)."""
+
+    def __init__(self, ec2, *, token_tag: str, setting_prefix: str, static_env: dict[str, str],
+                 command: list[str], base_env: dict[str, str], workdir: Path, stop_grace_s: float = 5.0) -> None:
+        self.ec2, self.token_tag, self.setting_prefix = ec2, token_tag, setting_prefix
+        self.static_env, self.command, self.base_env = static_env, command, base_env
+        self.workdir, self.stop_grace_s = workdir, stop_grace_s
+        self.hosts: dict[str, CoordinatorHost] = {}
+        self._addresses: dict[str, int] = {}
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._reconciling = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="coordinator-hosts")
+
+    def __enter__(self) -> CoordinatorHosts:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for host in self.hosts.values():
+            if host.process.poll() is None:
+                host.ended_by = host.ended_by or "local shutdown"
+                self._end(host.process)
+
+    def local_address(self, public_ip: str, timeout_s: float = ADDRESS_WAIT_S) -> tuple[str, int] | None:
+        """(127.0.0.1, port) of the coordinator at `public_ip`, once its instance runs here; None if none does."""
+        with self._changed:
+            self._changed.wait_for(lambda: public_ip in self._addresses, timeout_s)
+            port = self._addresses.get(public_ip)
+        return None if port is None else (LOOPBACK, port)
+
+    def reconcile(self) -> None:
+        """One look at moto's instances: boot the new ones, end the processes of terminated ones."""
+        with self._reconciling:
+            pages = self.ec2.get_paginator("describe_instances").paginate(
+                Filters=[{"Name": "tag-key", "Values": [self.token_tag]}])
+            for instance in (i for page in pages for r in page["Reservations"] for i in r["Instances"]):
+                self._reconcile(instance)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(INSTANCE_POLL_S):
+            self.reconcile()
+
+    def _reconcile(self, instance: dict) -> None:
+        instance_id, state = instance["InstanceId"], instance["State"]["Name"]
+        host = self.hosts.get(instance_id)
+        if host is None and state in ("pending", "running"):
+            self._boot(instance)
+        elif host is not None and state not in ("pending", "running") and host.process.poll() is None:
+            host.ended_by = "instance terminated"
+            threading.Thread(target=self._end, args=(host.process,), daemon=True).start()
+        elif host is not None and state == "running" and host.process.poll() is not None:
+            host.ended_by = "exited"  # the boot script's trap: shutdown -h now, and the instance terminates
+            self.ec2.terminate_instances(InstanceIds=[instance_id])
+
+    def _boot(self, instance: dict) -> None:
+        tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+        port = free_port()
+        results = self.workdir / "coordinators" / instance["InstanceId"]
+        results.mkdir(parents=True, exist_ok=True)
+        env = {**self.static_env, "PORT": str(port), "BIND": LOOPBACK, "RESULTS_DIR": str(results / "results"),
+               **{k[len(self.setting_prefix):]: v for k, v in tags.items() if k.startswith(self.setting_prefix)}}
+        log = results / "coordinator.log"
+        with open(log, "w") as out:
+            process = subprocess.Popen([*ENTRYPOINT, *self.command], env={**self.base_env, **env}, stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        public_ip = instance.get("PublicIpAddress") or instance["PrivateIpAddress"]
+        self.hosts[instance["InstanceId"]] = CoordinatorHost(instance["InstanceId"], public_ip, port, env, log, process)
+        with self._changed:
+            self._addresses[public_ip] = port
+            self._changed.notify_all()
+
+    def _end(self, process: subprocess.Popen) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(self.stop_grace_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _coordinator_region(coordinator: SynthesizedStack, session_env: dict[str, str], moto_url: str,
+                        results_bucket: tuple[str, str]) -> tuple[dict, dict[str, str], list[str]]:
+    """Make the coordinator stack's side in moto; returns (details, the container's static env, command)."""
+    import boto3
+
+    region = session_env["COORDINATOR_REGION"]
+    ec2 = boto3.client("ec2", endpoint_url=moto_url, region_name=region)
+    boto3.client("iam", endpoint_url=moto_url, region_name=region).create_role(
+        RoleName=session_env["LAUNCHER_ROLE_ARN"].rsplit("/", 1)[-1], AssumeRolePolicyDocument="{}")
+    (parameter,) = coordinator.of_type("AWS::SSM::Parameter").values()
+    props = parameter["Properties"]
+    if props["Name"] != session_env["COORDINATOR_PARAMETER"]:
+        raise ValueError(f"the coordinator Lambda reads {session_env['COORDINATOR_PARAMETER']}, the coordinator "
+                         f"stack writes {props['Name']}")
+    default_subnets = iter(s["SubnetId"] for s in ec2.describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"])
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    overrides: dict[str, str] = {}
+    for part in props["Value"]["Fn::Join"][1]:
+        if not isinstance(part, dict):
+            continue
+        ref = part.get("Ref") or part.get("Fn::GetAtt", [None])[0]
+        rtype = coordinator.resources.get(ref, {}).get("Type")
+        if rtype == "AWS::EC2::Subnet":
+            overrides[ref] = next(default_subnets)
+        elif rtype == "AWS::EC2::SecurityGroup":
+            overrides[f"{ref}.GroupId"] = ec2.create_security_group(
+                GroupName=ref, Description="AutoMon coordinator (local)", VpcId=vpc)["GroupId"]
+        elif rtype == "AWS::EC2::LaunchTemplate":
+            data = coordinator.resources[ref]["Properties"]
+            overrides[ref] = ec2.create_launch_template(
+                LaunchTemplateName=data["LaunchTemplateName"],
+                LaunchTemplateData={"ImageId": MOTO_AMI, "InstanceType": data["LaunchTemplateData"]["InstanceType"]},
+            )["LaunchTemplate"]["LaunchTemplateId"]
+        else:
+            raise NotImplementedError(
+                f"the coordinator details name {ref} ({rtype}); only the EC2 coordinator runs locally "
+                "(synthesize with the default automon.coordinator kind 'ec2')")
+    value = coordinator.resolve(props["Value"], overrides)
+    details = json.loads(value)
+    if details["kind"] != "ec2":
+        raise NotImplementedError("only the EC2 coordinator runs locally; this assembly has kind "
+                                  f"{details['kind']!r}")
+    boto3.client("ssm", endpoint_url=moto_url, region_name=region).put_parameter(
+        Name=props["Name"], Value=value, Type="String")
+    static, command = coordinator_boot(coordinator)
+    template_bucket, local_bucket = results_bucket
+    if static.get("RESULTS_BUCKET") != template_bucket:
+        raise ValueError(f"the coordinator uploads to {static.get('RESULTS_BUCKET')!r}, the nodes' results bucket "
+                         f"is {template_bucket!r}")
+    return details, {**static, "RESULTS_BUCKET": local_bucket}, command
+
+
+# --- one local execution -----------------------------------------------------------------------------
+@dataclass(kw_only=True)
+class AutomonRun(LocalRun):
+    node_tasks: list[LocalTask] = field(default_factory=list)
+    coordinators: list[CoordinatorHost] = field(default_factory=list)
+    # what was still alive when the execution ended (before this runner stopped it)
+    alive_at_end: list[str] = field(default_factory=list)
+
+
+def _task_definitions(stack: SynthesizedStack, overrides: dict[str, str]) -> list[TaskDefinitionSpec]:
+    specs = []
+    for td in stack.of_type("AWS::ECS::TaskDefinition").values():
+        props = td["Properties"]
+        (container,) = props["ContainerDefinitions"]
+        env = {e["Name"]: str(e["Value"]) for e in stack.resolve(container.get("Environment", []), overrides)}
+        arn = f"arn:aws:ecs:{PLACEHOLDER_REGION}:{PLACEHOLDER_ACCOUNT}:task-definition/{props['Family']}:1"
+        specs.append(TaskDefinitionSpec(family=props["Family"], arn=arn,
+                                        container=container["Name"], command=list(container.get("Command", [])),
+                                        environment=env))
+    return specs
+
+
+def _lambda_environment(functions) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for fn in functions.values():
+        for key, value in fn.environment.items():
+            if key == "POWERTOOLS_SERVICE_NAME":
+                continue
+            if merged.setdefault(key, str(value)) != str(value):
+                raise ValueError(f"functions disagree on {key}: {merged[key]!r} vs {value!r}")
+    return merged
+
+
+def default_input() -> dict:
+    """One centralization run of the inner-product nodes (the deployed stack's example input)."""
+    return dict(DEFAULT_INPUT)
+
+
+def run(
+    cdk_out: Path,
+    *,
+    execution_input: dict | None = None,
+    workdir: Path | None = None,
+    execution: str | None = None,
+    timeout_s: float = 600.0,
+    on_progress: Callable[[str], None] = lambda message: None,
+    sizes: LocalSizes = LocalSizes(),
+    crash_node: int | None = None,
+    stop_abandoned_tasks: bool = True,
+    time_scale: float = 0.05,
+) -> AutomonRun:
+    """One execution of the synthesized AutoMon experiment; `execution_input`: the whole input
+    (default: `default_input()`).
+
+    `crash_node`: the node task with that NODE_IDX is killed as soon as it starts (a crashing container);
+    `stop_abandoned_tasks`: whether the runTask.sync stand-in stops tasks a failed Map abandons (as Step
+    Functions does) or leaves them to the state machine's StopNodeTasks clean-up."""
+    import boto3
+
+    from localcloud.sfn import Integrations, LocalStateMachine
+
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="automon-local-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    nodes = SynthesizedStack.load(cdk_out, STACK)
+    coordinator = SynthesizedStack.load(cdk_out, COORDINATOR_STACK)
+    machine_name, definition = nodes.state_machine_ending(MACHINE_SUFFIX)
+    execution = execution or f"local-{int(time.time())}"
+    request = execution_input if execution_input is not None else default_input()
+
+    with moto_server() as moto_url, environment({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_url,
+                                                  "POWERTOOLS_LOG_LEVEL": "WARNING"}):
+        s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
+        overrides: dict[str, str] = {}
+        by_physical_name: dict[str, str] = {}
+        for logical_id, bucket in nodes.of_type("AWS::S3::Bucket").items():
+            overrides[logical_id] = local_bucket_name(logical_id)
+            s3.create_bucket(Bucket=overrides[logical_id])
+            if "BucketName" in bucket["Properties"]:
+                by_physical_name[str(nodes.resolve(bucket["Properties"]["BucketName"]))] = overrides[logical_id]
+        functions = nodes.functions(overrides)
+        lambda_env = _lambda_environment(functions)
+        results_bucket = lambda_env["RESULTS_BUCKET"]
+        template_bucket = next((name for name, local in by_physical_name.items() if local == results_bucket), "")
+        details, coordinator_env, coordinator_command = _coordinator_region(
+            coordinator, lambda_env, moto_url, (template_bucket, results_bucket))
+
+        image_env = {k: v for k, v in environment_of_image(DOCKERFILE).items()
+                     if k not in ("PATH", "AUTOMON_DATA_DIR", "RESULTS_DIR")}  # paths of the image
+        base_env = {**os.environ, **image_env, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_url,
+                    "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", **sizes.environment()}
+        ec2 = boto3.client("ec2", endpoint_url=moto_url, region_name=lambda_env["COORDINATOR_REGION"])
+        with CoordinatorHosts(ec2, token_tag=details["token_tag"], setting_prefix=details["setting_tag_prefix"],
+                              static_env=coordinator_env, command=coordinator_command, base_env=base_env,
+                              workdir=workdir) as hosts:
+
+            def network(env: dict[str, str]) -> dict[str, str]:
+                address = hosts.local_address(env.get("HOST", ""))
+                if address is None:
+                    return env  # nothing listens there: the node times out, as it would on AWS
+                return {**env, "HOST": address[0], "PORT": str(address[1])}
+
+            ecs = LocalEcs(
+                _task_definitions(nodes, overrides), entrypoint=ENTRYPOINT, base_environment=base_env,
+                log_dir=workdir / "tasks", environment_hook=network,
+                task_directory=lambda task_id: {"RESULTS_DIR": str(workdir / "tasks" / task_id / "results")},
+                crash=(lambda task: task.environment.get("NODE_IDX") == str(crash_node)) if crash_node is not None
+                else None,
+            )
+            integrations = Integrations().register_service(
+                "ecs:runTask", RunTaskSync(ecs, stop_abandoned=stop_abandoned_tasks))
+            for logical_id, fn in functions.items():
+                integrations.register_lambda(logical_id, load_handler(fn.handler_folder))
+            machine = LocalStateMachine(definition, integrations, name=machine_name, time_scale=time_scale)
+
+            def progress(event) -> None:
+                if event.is_state_entered or event.type in ("MapIterationFailed", "ExecutionFailed"):
+                    on_progress(f"{event.type} {event.state_name or ''}".strip())
+
+            on_progress(f"executing {machine_name} from {cdk_out / (STACK + '.template.json')}")
+            start = time.monotonic()
+            with EcsHttpServer(ecs) as ecs_server, environment({**lambda_env, "AWS_ENDPOINT_URL_ECS": ecs_server.url}):
+                try:
+                    result = machine.execute(request, name=execution, timeout=timeout_s, on_event=progress)
+                finally:
+                    elapsed = time.monotonic() - start
+                    hosts.reconcile()  # instances the workflow terminated in the last moments
+                    # what the workflow stopped gets its grace period to exit; then whatever is left is ours
+                    deadline = time.monotonic() + ecs.stop_grace_s + 2
+                    while time.monotonic() < deadline and (
+                            any(t.process.poll() is None and t.desired_status == "STOPPED" for t in ecs.tasks.values())
+                            or any(h.process.poll() is None and h.ended_by for h in hosts.hosts.values())):
+                        time.sleep(0.05)
+                    alive = [t.arn for t in ecs.running_processes()]
+                    alive += [h.instance_id for h in hosts.hosts.values() if h.process.poll() is None]
+                    ecs.shutdown()
+        results_dir = download_prefix(s3, results_bucket, f"{lambda_env['RESULTS_PREFIX']}{execution}/",
+                                workdir / "results")
+    return AutomonRun(
+        experiment=EXPERIMENT, status=result.status, error=result.error, cause=result.cause, output=result.output, execution=execution,
+        elapsed_s=elapsed, results_dir=results_dir, states=result.states_entered(),
+        node_tasks=list(ecs.tasks.values()), coordinators=list(hosts.hosts.values()), alive_at_end=alive,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m localcloud.automon", description=__doc__.split("\n")[0])
+    p.add_argument("--cdk-out", type=Path, default=REPO_ROOT / "cdk.out", help="synthesized cloud assembly")
+    p.add_argument("--input", type=json.loads, default=DEFAULT_INPUT, help="execution input (JSON)")
+    p.add_argument("--iterations", type=int, default=LocalSizes.iterations, help="rounds per run (ITERATIONS)")
+    p.add_argument("--window", type=int, default=None, help="sliding window (WINDOW); default: the node type's")
+    p.add_argument("--workdir", type=Path, default=REPO_ROOT / "out" / "automon-local")
+    p.add_argument("--execution", default=None, help="execution name (default local-<time>)")
+    a = p.parse_args(argv)
+    for stack in (STACK, COORDINATOR_STACK):
+        if not (a.cdk_out / f"{stack}.template.json").exists():
+            print(f"{a.cdk_out}/{stack}.template.json is missing: run `make synth` first", file=sys.stderr)
+            return 2
+    result = run(a.cdk_out, execution_input=a.input, sizes=LocalSizes(a.iterations, a.window), workdir=a.workdir,
+                 execution=a.execution, on_progress=lambda m: print(f"[automon] {m}", file=sys.stderr, flush=True))
+    print(f"[automon] {result.status} in {result.elapsed_s:.1f} s: {len(result.coordinators)} coordinator(s), "
+          f"{len(result.node_tasks)} node task(s)", file=sys.stderr)
+    if result.status != "SUCCEEDED":
+        print(f"[automon] {result.error}: {result.cause}", file=sys.stderr)
+    for summary in sorted(result.results_dir.glob("**/summary.json")):
+        doc = json.loads(summary.read_text())
+        print(f"[automon] {doc['key']}: {doc['status']}, coordinator received {doc['messages']['received']} "
+              f"messages / {doc['bytes']['received']} bytes", file=sys.stderr)
+    print(f"[automon] logs: {a.workdir / 'tasks'} and {a.workdir / 'coordinators'}", file=sys.stderr)
+    print(result.results_dir)
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""`make demo`: synthesize every stack into cdk.out, print what was built, then run the workflows locally.
+
+For each stack: resources by type, outputs, and cdk-nag findings (unacknowledged, acknowledged).
+Then the state machines from cdk.out run on this machine, each through its runner's command line
+(localcloud/<experiment>.py, results under out/<experiment>-demo/): LSRTM-SGD (image, misfit curve and
+report), cosmic with 4 ranks, and one AutoMon centralization experiment.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import sys
+import time
+from pathlib import Path
+
+from stacks.node_runtime import prefer_venv_node
+
+prefer_venv_node()
+
+import aws_cdk as cdk  # noqa: E402
+import cdk_nag  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+import app as app_module  # noqa: E402
+from localcloud import automon, cosmic, lsrtm  # noqa: E402
+from localcloud.asl import state_machines_in_cdk_out  # noqa: E402
+from stacks.config import ConfigError  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ACK_METADATA = "aws:cdk:acknowledged-rules"
+RUNNERS = [
+    (lsrtm, "LSRTM-SGD (BatchStack), executed locally from cdk.out"),
+    (cosmic, "cosmicai (FmiStack): 4 ranks with collectives through a local rendezvous server"),
+    (automon, "AutoMon experiment (AutoMonNodesStack): a coordinator and its nodes as local processes"),
+]
+
+
+def acknowledged_findings(stack: cdk.Stack) -> int:
+    return sum(
+        sum(1 for rule in entry.data if "AwsSolutions-" in rule)
+        for construct in stack.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == ACK_METADATA
+    )
+
+
+def synthesize(outdir: Path) -> dict[str, cdk.Stack]:
+    context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    cdk_app = cdk.App(outdir=str(outdir), context=context)
+    stacks = app_module.build(cdk_app)
+    cdk_app.synth()  # fails on any unacknowledged cdk-nag finding
+    return stacks
+
+
+def main() -> int:
+    console = Console(width=max(Console().width, 130))
+    outdir = REPO_ROOT / "cdk.out"
+    started = time.perf_counter()
+    with console.status("synthesizing every stack into cdk.out (cdk-nag runs as part of synthesis)"):
+        try:
+            stacks = synthesize(outdir)
+        except ConfigError as exc:
+            console.print(f"[red]{exc}")
+            return 2
+    console.print(f"synthesized {len(stacks)} stack(s) in {time.perf_counter() - started:.1f} s into {outdir}")
+
+    table = Table(title="Stacks", show_lines=True)
+    for column in ("stack", "resources by type", "outputs", "cdk-nag"):
+        table.add_column(column, overflow="fold")
+    for name, stack in stacks.items():
+        template = json.loads((outdir / f"{stack.artifact_id}.template.json").read_text())
+        counts = collections.Counter(r["Type"] for r in template.get("Resources", {}).values())
+        by_type = "\n".join(f"{n:3d}  {t.removeprefix('AWS::')}" for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        outputs = "\n".join(sorted(template.get("Outputs", {})))
+        report = cdk_nag.AwsSolutionsChecks(verbose=False).validate_scope(stack)
+        nag = f"{len(report.violations)} unacknowledged\n{acknowledged_findings(stack)} acknowledged"
+        table.add_row(f"{name}\n({sum(counts.values())} resources)", by_type, outputs, nag)
+    console.print(table)
+
+    machines = state_machines_in_cdk_out(outdir)
+    console.print(f"state machines: {', '.join(machines)}")
+
+    statuses = []
+    for runner, title in RUNNERS:
+        console.rule(title)
+        statuses.append(runner.main(["--cdk-out", str(outdir),
+                                     "--workdir", str(REPO_ROOT / "out" / f"{runner.EXPERIMENT}-demo")]))
+    console.print("next: `make test`; deploying needs an AWS account: see README, 'Deploying'.")
+    return max(statuses)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

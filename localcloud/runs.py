@@ -1,0 +1,50 @@
+"""What every local runner returns, and the helpers they share.
+
+Each experiment's runner (localcloud.lsrtm, .cosmic, .automon) has the same interface:
+
+    run(cdk_out, *, execution_input=None, workdir=None, execution=None, timeout_s=..., on_progress=...,
+        <the experiment's local sizes and fault injections>) -> <Experiment>Run (a LocalRun)
+    default_input(...) -> dict      the example input for the local sizes (what run uses when given None)
+    main(argv) -> int               the command line: python -m localcloud.<experiment> --cdk-out --workdir
+
+`execution_input` is the whole input when given; a test that changes one key writes
+`{**default_input(), "key": value}`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(kw_only=True)
+class LocalRun:
+    """One execution of a synthesized state machine on this machine."""
+
+    experiment: str
+    execution: str
+    status: str  # SUCCEEDED, FAILED, TIMED_OUT or ABORTED, as Step Functions reports it
+    error: str | None
+    cause: str | None
+    output: Any
+    elapsed_s: float
+    states: list[str] = field(default_factory=list)  # the states entered, in order
+    results_dir: Path | None = None  # what the run wrote to its results bucket, copied out
+    iam: dict = field(default_factory=dict)  # calls evaluated, refused, distinct (role, action) pairs
+    denials: list[str] = field(default_factory=list)  # each AccessDenied message of the run
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+
+def download_prefix(s3, bucket: str, prefix: str, target: Path) -> Path:
+    """Copy every object under `prefix` into `target`, keeping the key below the prefix as the path."""
+    target.mkdir(parents=True, exist_ok=True)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            path = target / obj["Key"][len(prefix):]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, obj["Key"], str(path))
+    return target

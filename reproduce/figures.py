@@ -1,0 +1,281 @@
+"""The paper's figures, each with the published numbers drawn beside new runs (matplotlib, Agg).
+
+Every function takes the published data, the new runs (possibly none) and a folder, writes one PNG and
+returns its path. New runs come from the launchers' JSON files (reproduce.timings).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from reproduce import cost as cost_model  # noqa: E402
+from reproduce.published import Published  # noqa: E402
+from reproduce.resilience import resilience_curve  # noqa: E402
+from reproduce.timings import RunTimings  # noqa: E402
+
+NEW = "new runs"
+
+
+def _save(fig, out: Path, name: str, source: str) -> Path:
+    fig.text(0.01, -0.04, f"published: {source}", fontsize=6, color="0.4", ha="left", va="top")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.png"
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _by(runs: list[RunTimings], experiment: str, key: str) -> dict[object, list[RunTimings]]:
+    groups: dict[object, list[RunTimings]] = defaultdict(list)
+    for r in runs:
+        if r.experiment == experiment and r.succeeded:
+            groups[r.parameters.get(key)].append(r)
+    return dict(sorted(groups.items(), key=lambda kv: str(kv[0]) if kv[0] is None else kv[0]))
+
+
+def _mean(values) -> float:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def weak_scaling(pub: Published, runs: list[RunTimings], out: Path) -> Path:
+    """Stacked time per batch size: start-up, container, reduction (published left, new right)."""
+    w = pub.weak_scaling
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    x = np.arange(len(w.instances))
+    parts = (("startup", "start-up", "#9ecae1"), ("container", "container", "#3182bd"), ("reduction", "reduction", "#e6550d"))
+    bottom = np.zeros(len(x))
+    for key, label, color in parts:
+        values = np.array(getattr(w, f"{key}_s"), dtype=float)
+        ax.bar(x - 0.2, values, 0.38, bottom=bottom, color=color, label=f"{label} (published)")
+        bottom += values
+    ax.errorbar(x - 0.2, w.job_s, yerr=w.job_ci90_s, fmt="none", ecolor="k", capsize=3, label="job, 90 % CI")
+    new = _by(runs, "weak", "batchsize")
+    if new:
+        bottom = np.zeros(len(x))
+        for key, label, color in parts:
+            values = np.array([_mean(getattr(r, f"{key}_s") for r in new.get(n, [])) for n in w.instances])
+            ax.bar(x + 0.2, np.nan_to_num(values), 0.38, bottom=bottom, color=color, hatch="//", edgecolor="k",
+                   label=f"{label} ({NEW})")
+            bottom += np.nan_to_num(values)
+    ax.set_xticks(x, [str(n) for n in w.instances])
+    ax.set_xlabel("batch size (instances, one shot each)")
+    ax.set_ylabel("time [s]")
+    ax.set_title("Weak scaling: time to one gradient")
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, out, "weak_scaling", w.source)
+
+
+def openmp_scaling(pub: Published, runs: list[RunTimings], out: Path) -> Path:
+    o = pub.openmp_scaling
+    fig, (ax_s, ax_e) = plt.subplots(1, 2, figsize=(10, 4))
+    cores = np.array(o.cores, dtype=float)
+    for name, times in o.kernel_s.items():
+        t = np.array([np.nan if v is None else v for v in times])
+        speedup = t[0] / t
+        ax_s.plot(cores, speedup, "o-", label=f"{name} (published)")
+        ax_e.plot(cores, speedup / cores, "o-", label=name)
+    for ht, group in _by(runs, "openmp", "hyperthreading").items():
+        per_threads: dict[int, list[float]] = defaultdict(list)
+        for r in group:
+            if r.kernel_s is not None:
+                per_threads[int(r.parameters["threads"])].append(r.kernel_s)
+        if not per_threads:
+            continue
+        threads = np.array(sorted(per_threads), dtype=float)
+        times = np.array([np.mean(per_threads[int(t)]) for t in threads])
+        base = times[0] * threads[0]  # speed-up against the smallest count run, scaled to one thread
+        label = f"{NEW}, hyper-threading {'on' if ht else 'off'}"
+        ax_s.plot(threads, base / times, "s--", label=label)
+        ax_e.plot(threads, base / times / threads, "s--", label=label)
+    ax_s.plot(cores, cores, ":", color="0.6", label="ideal")
+    for ax, ylabel in ((ax_s, "speed-up (kernel)"), (ax_e, "parallel efficiency")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("OpenMP threads")
+        ax.set_ylabel(ylabel)
+    ax_s.set_yscale("log", base=2)
+    ax_s.legend(fontsize=7)
+    fig.suptitle("OpenMP strong scaling, one shot on r5.24xlarge")
+    return _save(fig, out, "openmp_scaling", o.source)
+
+
+def mpi_scaling(pub: Published, runs: list[RunTimings], out: Path) -> Path:
+    m = pub.mpi_scaling
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for name, times in m.kernel_s.items():
+        ax.plot(m.nodes, times, "o-", label=f"{name} (published)")
+    for itype, group in _by(runs, "mpi", "instance_type").items():
+        per_nodes: dict[int, list[float]] = defaultdict(list)
+        for r in group:
+            if r.kernel_s is not None:
+                per_nodes[int(r.parameters["nodes"])].append(r.kernel_s)
+        nodes = sorted(per_nodes)
+        ax.plot(nodes, [np.mean(per_nodes[n]) for n in nodes], "s--", label=f"{itype} ({NEW})")
+    ideal = np.array(m.nodes, dtype=float)
+    ax.plot(ideal, m.kernel_s["r5.24xlarge"][0] / ideal, ":", color="0.6", label="ideal (r5.24xlarge)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("nodes")
+    ax.set_ylabel("kernel time [s]")
+    ax.set_title("MPI strong scaling (multi-node Batch jobs)")
+    ax.legend(fontsize=7)
+    return _save(fig, out, "mpi_scaling", m.source)
+
+
+def hybrid_table(pub: Published, runs: list[RunTimings], out: Path) -> Path:
+    h = pub.hybrid
+    new = _by(runs, "hybrid", "case")
+    rows = []
+    for c in h.cases:
+        mine = new.get(c.case, [])
+        rows.append([c.label, f"{c.kernel_s:.1f}", f"{c.script_s:.1f}", f"{c.container_s:.1f}",
+                     *(f"{_mean(getattr(r, k) for r in mine):.1f}" if mine else "-"
+                       for k in ("kernel_s", "script_s", "container_s"))])
+    fig, ax = plt.subplots(figsize=(10, 2.2))
+    ax.axis("off")
+    table = ax.table(cellText=rows, colLabels=["case", "kernel (pub.)", "script (pub.)", "container (pub.)",
+                                               f"kernel ({NEW})", f"script ({NEW})", f"container ({NEW})"],
+                     loc="center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.scale(1, 1.4)
+    ax.set_title("Hybrid MPI/OpenMP on one r5.24xlarge [s]")
+    return _save(fig, out, "hybrid_table", h.source)
+
+
+def cluster_cost(pub: Published, runs: list[RunTimings], out: Path) -> Path:
+    """One 100-shot gradient: Batch pays for container time, a fixed cluster for N x time to solution."""
+    f = pub.fixed_cluster
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    ns = [r.instances for r in f.cluster]
+    ax.plot(ns, [r.cost_usd for r in f.cluster], "o", color="C1", label="fixed cluster (published)")
+    ax.axhline(f.batch_cost_usd, color="C0", ls="--", label=f"Batch (published ${f.batch_cost_usd:.2f})")
+    stand_in = cost_model.runtimes_like(f.shots, f.runtime_sum_s, f.runtime_std_s, f.runtime_min_s,
+                                        f.runtime_max_s)
+    grid = np.unique(np.linspace(1, f.shots, 60).astype(int))
+    ax.plot(grid, [cost_model.fixed_cluster(stand_in, int(n), f.price_per_hour).cost for n in grid], "-", color="C1",
+            alpha=0.5, label="cluster model (runtimes with the published statistics)")
+    for r in runs:
+        if r.experiment != "cost" or not r.succeeded:
+            continue
+        times = [j.container_s for j in r.jobs]
+        ax.axhline(cost_model.batch_cost(times, f.price_per_hour), color="C2", label=f"Batch ({NEW}: {r.run_id})")
+        ax.plot(grid, [cost_model.fixed_cluster(times, int(n), f.price_per_hour).cost for n in grid], "-",
+                color="C2", alpha=0.7)
+    ax.set_xlabel("instances in the fixed cluster")
+    ax.set_ylabel("cost of one gradient [USD]")
+    ax.set_title(f"Batch vs a fixed cluster, {f.shots} shots (m4.4xlarge spot ${f.price_per_hour}/h)")
+    ax.legend(fontsize=7)
+    return _save(fig, out, "cluster_cost", f.source)
+
+
+def spot_prices(pub: Published, history: list[dict], out: Path) -> Path:
+    """Mean spot price per zone and instance type (from DescribeSpotPriceHistory) with the paper's prices."""
+    s = pub.spot_prices
+    groups: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for row in history:
+        groups[(row["instance_type"], row["zone"])].append(float(row["price"]))
+    types = sorted({t for t, _ in groups} | set(s.price_per_hour))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for i, itype in enumerate(types):
+        zones = sorted(z for t, z in groups if t == itype)
+        for j, zone in enumerate(zones):
+            prices = groups[(itype, zone)]
+            ax.bar(i + (j - len(zones) / 2) * 0.12, np.mean(prices), 0.11, yerr=np.std(prices), color=f"C{j % 10}",
+                   label=zone.replace(zone.rstrip("abcdef"), "zone ") if i == 0 else None)
+        if itype in s.price_per_hour:
+            p = s.price_per_hour[itype]
+            ax.plot([i - 0.45, i + 0.45], [p.spot] * 2, "k--", lw=1)
+            ax.plot([i - 0.45, i + 0.45], [p.on_demand] * 2, "r:", lw=1)
+    ax.plot([], [], "k--", label="spot price in the paper")
+    ax.plot([], [], "r:", label="on-demand price in the paper")
+    ax.set_xticks(range(len(types)), types)
+    ax.set_yscale("log")
+    ax.set_ylabel("USD per instance-hour")
+    ax.set_title("Spot price by zone and instance type" + ("" if history else " (no history collected yet)"))
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, out, "spot_prices", s.source)
+
+
+def resilience(pub: Published, runs: list[RunTimings], out: Path, *, penalty_s: float = 60.0,
+               failure_rates: tuple[float, ...] = (), repeats: int = 20) -> Path:
+    """The restart-penalty model for both storage modes, the published factors, measured runs."""
+    r = pub.resilience
+    fractions = np.linspace(0, 0.5, 20)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    key = f"restart_{penalty_s:g}s"
+    for ax, (case, mean_s) in zip(axes, r.mean_runtime_s.items(), strict=True):
+        for restart, color, label in ((True, "C0", f"restart after {penalty_s:g} s"), (False, "C3", "no restart")):
+            curve = resilience_curve(mean_s, fractions, restart=restart, penalty_s=penalty_s, repeats=repeats)
+            m, sd = np.array(curve.mean), np.array(curve.std)
+            ax.plot(fractions * 100, m, color=color, label=f"model, {label}")
+            ax.fill_between(fractions * 100, m - sd, m + sd, color=color, alpha=0.2)
+        for series, color in ((key, "C0"), ("no_restart", "C3")):
+            for pct, value in zip(r.failure_pct, r.factors[case].get(series, []), strict=False):
+                lo, hi = value if isinstance(value, tuple) else (value, value)
+                ax.errorbar(pct, (lo + hi) / 2, yerr=(hi - lo) / 2 or None, fmt="D", color=color, mec="k")
+        for rate in failure_rates:
+            ax.axvline(rate * 100, color="0.5", ls=":")
+        ax.set_title(f"{case} (failure-free mean {mean_s:g} s)")
+        ax.set_xlabel("instances terminated [%]")
+    measured = [x for x in runs if x.experiment == "resilience" and x.container_sum_s]
+    baseline = [x for x in runs if x.experiment == "cost" and x.last_stopped_at]
+    if measured and baseline:
+        t0 = _mean(_span(b) for b in baseline)
+        axes[0].plot([100 * float(x.parameters["failure_rate"]) for x in measured], [t0 / _span(x) for x in measured],
+                     "s", color="C2", mec="k", label=f"{NEW} (vs cost runs)")
+    axes[0].plot([], [], "D", color="0.5", mec="k", label="published")
+    axes[0].set_ylabel("resilience factor T(0) / T(failures)")
+    axes[0].legend(fontsize=7)
+    return _save(fig, out, "resilience", r.source)
+
+
+def _span(run: RunTimings) -> float:
+    """First container start to last container stop."""
+    starts = [j.started_at for j in run.jobs if j.started_at]
+    return (run.last_stopped_at - min(starts)).total_seconds()
+
+
+def sgd_cost(pub: Published, out: Path, *, lambda_mean_duration_s: float = 0.1) -> Path:
+    """Cost of the full LS-RTM run: published breakdown beside the model's (log scale)."""
+    s = pub.sgd_cost
+    run = cost_model.SgdRun(
+        iterations=s.iterations, batchsize=s.batchsize, container_s=s.container_s,
+        lambda_invocations=s.lambda_invocations, lambda_memory_mb=s.lambda_memory_mb,
+        lambda_mean_duration_s=lambda_mean_duration_s,
+        state_transitions=cost_model.seed_state_transitions(s.iterations, wait_polls=600),
+        sqs_requests=s.lambda_invocations + s.iterations * s.batchsize,
+    )
+    model = run.breakdown(s.price_per_hour.on_demand, s.price_per_hour.spot)
+    names = list(model)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, [s.cost_usd[n] for n in names], 0.38, label="published")
+    ax.bar(x + 0.2, [model[n] for n in names], 0.38, label=f"model (Lambda {lambda_mean_duration_s * 1000:g} ms assumed)")
+    ax.set_xticks(x, names, rotation=20)
+    ax.set_yscale("log")
+    ax.set_ylabel("USD")
+    ax.set_title(f"Full LS-RTM: {s.iterations} iterations x {s.batchsize} shots")
+    ax.legend(fontsize=7)
+    return _save(fig, out, "sgd_cost", s.source)
+
+
+def render_all(pub: Published, runs: list[RunTimings], out: Path, spot_history: list[dict] | None = None,
+               *, penalty_s: float = 60.0) -> list[Path]:
+    return [
+        weak_scaling(pub, runs, out),
+        openmp_scaling(pub, runs, out),
+        mpi_scaling(pub, runs, out),
+        hybrid_table(pub, runs, out),
+        cluster_cost(pub, runs, out),
+        spot_prices(pub, spot_history or [], out),
+        resilience(pub, runs, out, penalty_s=penalty_s),
+        sgd_cost(pub, out),
+    ]

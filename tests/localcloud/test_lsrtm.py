@@ -1,0 +1,81 @@
+"""The LSRTM-SGD state machine exactly as synthesized, run locally (localcloud/lsrtm.py): real handlers,
+real worker processes computing Devito gradients, S3/SQS in moto's server, the SQS event source and the
+Batch emulator. Small model, so the three runs take about a minute on two cores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from localcloud.lsrtm import LocalSizes, default_input, run
+
+pytestmark = pytest.mark.slow
+
+SMALL = LocalSizes(iterations=3, batchsize=4, num_shots=4, shape=(101, 41), record_ms=700.0)
+TIMEOUT_S = 240.0
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("lsrtm-local")  # shared: the synthetic dataset is made once
+
+
+@pytest.fixture(scope="module")
+def baseline(synthesized, workdir):
+    return run(synthesized.outdir, workdir=workdir, sizes=SMALL, execution="e2e-baseline", timeout_s=TIMEOUT_S)
+
+
+def test_the_synthesized_workflow_succeeds_and_the_misfit_decreases(baseline):
+    assert baseline.status == "SUCCEEDED", f"{baseline.error}: {baseline.cause}"
+    misfits = [entry["misfit"] for entry in baseline.report["iterations"]]
+    assert len(misfits) == SMALL.iterations
+    assert all(later < earlier for earlier, later in zip(misfits, misfits[1:], strict=False)), misfits
+    assert misfits[-1] < 0.7 * misfits[0], misfits
+    assert sorted(baseline.images) == [1, 2, 3]
+    assert all(np.abs(image).max() > 0 for image in baseline.images.values())
+    assert baseline.report["deleted_objects"] > 0  # partial gradients and accumulators cleaned up
+    # one array job per iteration; the reducer runs at most once per message, far from the seed's busy loop
+    assert baseline.submitted_jobs == SMALL.iterations
+    assert baseline.reducer_invocations <= SMALL.iterations * (SMALL.batchsize + 1)
+    assert baseline.retried_children == 0
+    assert baseline.states[:2] == ["ValidateInput", "MoreIterations"] and baseline.states[-1] == "Done"
+    # every handler, worker and Step Functions call ran under its synthesized role, and none was refused
+    assert baseline.denials == [] and baseline.iam["denied"] == 0
+    assert baseline.iam["calls_evaluated"] > 100 and baseline.iam["distinct_role_action_pairs"] > 25
+
+
+def test_a_worker_killed_once_is_retried_and_the_result_is_unchanged(synthesized, workdir, baseline):
+    one = LocalSizes(**{**SMALL.__dict__, "iterations": 1})
+    killed = run(synthesized.outdir, workdir=workdir, sizes=one, execution="e2e-killed", timeout_s=TIMEOUT_S,
+                 kill_first_attempt=(1, 1))
+    assert killed.status == "SUCCEEDED", f"{killed.error}: {killed.cause}"
+    assert killed.retried_children == 1
+    assert sorted(killed.images) == [1], killed.report
+    # the same shots (same seed and iteration); only the order of the float32 sum may differ
+    scale = np.abs(baseline.images[1]).max()
+    np.testing.assert_allclose(killed.images[1], baseline.images[1], rtol=0, atol=1e-5 * scale)
+    assert killed.report["iterations"][0]["misfit"] == pytest.approx(baseline.report["iterations"][0]["misfit"])
+
+
+def test_bad_input_fails_in_validation_and_submits_nothing(synthesized, workdir):
+    rejected = run(synthesized.outdir, workdir=workdir, sizes=SMALL, execution="e2e-rejected", timeout_s=TIMEOUT_S,
+                   execution_input={**default_input(SMALL), "batchsize": 99})
+    assert rejected.status == "FAILED"
+    assert rejected.error == "InvalidInput"
+    assert "batchsize=99 exceeds data.num_shots=4" in rejected.cause
+    assert rejected.submitted_jobs == 0
+    assert rejected.states == ["ValidateInput", "InputRejected"]
+
+
+def test_a_shot_that_fails_for_good_fails_the_execution_with_its_cause_after_clean_up(synthesized, workdir):
+    broken = {f"broken/shot_{i}.segy": b"not a SEG-Y file" for i in range(4)}
+    one = LocalSizes(**{**SMALL.__dict__, "iterations": 1})
+    failed = run(synthesized.outdir, workdir=workdir, sizes=one, execution="e2e-broken", timeout_s=TIMEOUT_S,
+                 execution_input={**default_input(one), "data": {"prefix": "broken/", "num_shots": 4}},
+                 extra_objects=broken)
+    assert failed.status == "FAILED"
+    assert failed.states[-2:] == ["CleanUpAfterFailure", "Failed"]
+    assert "e2e-broken-it1" in failed.cause  # the failed job is named in the cause, with what to read next
+    assert "exit code 1, log stream " in failed.cause and "attempt1.log" in failed.cause
+    assert failed.retried_children == 0  # an application error is not retried (Spot reclaims are)
+    assert failed.report["status"] == "FAILED" and failed.report["iterations"] == []
