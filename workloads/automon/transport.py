@@ -149,6 +149,15 @@ class NodeSocket:
             raise CoordinatorLost("send queue stayed full past the send timeout") from None
         self._ledger.record(COORDINATOR_PEER, "sent", frame_kind(frame), [len(frame)])
 
+    def send_nowait(self, frame: bytes) -> bool:
+        """Queue ``frame`` if it can be done without blocking (a last word that must not hang the node)."""
+        try:
+            self._sock.send(frame, zmq.NOBLOCK)
+        except zmq.ZMQError:
+            return False
+        self._ledger.record(COORDINATOR_PEER, "sent", frame_kind(frame), [len(frame)])
+        return True
+
     def receive(self, timeout_s: float) -> bytes | None:
         events = dict(self._poller.poll(max(int(timeout_s * 1000), 0)))
         if self._monitor in events:
