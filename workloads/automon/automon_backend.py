@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from . import numpy_compat
 from .config import RunConfig
 from .constants import (
     AUTODIFF_ENV,
@@ -37,7 +38,6 @@ from .constants import (
     SLACK_TYPE_DRIFT,
     SYNC_TYPE_LAZY_LRU,
 )
-from . import numpy_compat
 from .functions import MonitoredFunction
 from .protocol import HEADER_SIZE, DataUpdate, MessageType, ProtocolError, decode_header, encode
 

@@ -79,7 +79,8 @@ class Coordinator:
         self._n = run.num_nodes
         self._timeouts = timeouts
         self._ledger = TrafficLedger()
-        self._sock = CoordinatorSocket(host, port, {identity_of(i) for i in range(self._n)}, self._ledger)
+        self._sock = CoordinatorSocket(host, port, {identity_of(i) for i in range(self._n)}, self._ledger,
+                                       latency_s=run.link_latency_s)
         self.port = self._sock.port
         self._rejected = _Rejections()
         self._ready: set[int] = set()

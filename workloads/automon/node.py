@@ -77,7 +77,8 @@ class Node:
         self._pacing = pacing
         self._timeouts = timeouts
         self._ledger = TrafficLedger()
-        self._sock = NodeSocket(host, port, node_idx, self._ledger, send_timeout_s=timeouts.send_s)
+        self._sock = NodeSocket(host, port, node_idx, self._ledger, send_timeout_s=timeouts.send_s,
+                                latency_s=run.link_latency_s)
         self._progress_every = progress_every
         self.local_vectors = 0
         self.rejected: dict[str, int] = {}

@@ -62,6 +62,7 @@ class RunInfo(_Strict):
     data_source: str
     function_params: str
     seed: int
+    link_latency_s: float = 0.0  # one-way delay emulated on every coordinator-node frame (local runs)
 
 
 class RejectedModel(_Strict):
