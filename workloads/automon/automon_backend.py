@@ -126,6 +126,17 @@ def _checked(frame: bytes, allowed: set[MessageType], expected_idx: int | None) 
         raise ProtocolError("node_mismatch", f"header names node {header.node_idx}, expected {expected_idx}")
 
 
+class _LastError(logging.Handler):
+    """Keeps the last ERROR record's message (the package's reason for a bare ``raise Exception``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.message: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.message = record.getMessage()
+
+
 class AutomonCoordinatorCore:
     algorithm = "automon"
     expects_replies = True  # a sync in flight at the end still has answers to collect
@@ -143,11 +154,20 @@ class AutomonCoordinatorCore:
         self._emitted: dict[str, int] = {}
         self._t0 = time.monotonic()
         self.full_syncs: list[dict[str, float]] = []
+        self._package_errors = _LastError()
+        logging.getLogger(api.coordinator_class.__module__.split(".")[0]).addHandler(self._package_errors)
 
     def on_message(self, node_idx: int, frame: bytes) -> list[tuple[int, bytes]]:
         _checked(frame, _NODE_TO_COORDINATOR, node_idx)
         t = time.monotonic()
-        out = [(int(idx), bytes(msg)) for idx, msg in (self._coordinator.parse_message(frame) or [])]
+        self._package_errors.message = None
+        try:
+            out = [(int(idx), bytes(msg)) for idx, msg in (self._coordinator.parse_message(frame) or [])]
+        except Exception as err:
+            if str(err) or self._package_errors.message is None:
+                raise
+            # the package logs its reason, then raises a bare Exception: put the reason in the error
+            raise RuntimeError(f"automon: {self._package_errors.message}") from err
         took = time.monotonic() - t
         self._handled += 1
         syncs = []
@@ -183,6 +203,7 @@ class AutomonNodeCore:
         self.violations_sent = 0
         self.replies_sent = 0
         self.full_sync_ticks: list[int] = []  # the tick during which each full sync (SYNC) arrived
+        self.full_sync_max_s = 0.0  # longest time the package took to apply a full sync here
 
     def on_tick(self, tick: int) -> None:
         self.tick = tick
@@ -197,9 +218,11 @@ class AutomonNodeCore:
 
     def on_message(self, frame: bytes) -> bytes | None:
         _checked(frame, _COORDINATOR_TO_NODE, None)
+        t = time.monotonic()
         out = self._node.parse_message(frame)
         if decode_header(frame)[0].type is MessageType.SYNC:
             self.full_sync_ticks.append(self.tick)
+            self.full_sync_max_s = max(self.full_sync_max_s, time.monotonic() - t)
         if out:
             self.replies_sent += 1
             return bytes(out)

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import automon_backend, results
+from . import automon_backend, pacing, results
 from .config import RunConfig
 from .constants import (
     ALGORITHMS,
@@ -142,6 +142,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except automon_backend.AutomonUnavailable as err:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_AUTOMON_MISSING
+        if args.command in ("coordinator", "local"):  # the coordinator's side decides whether syncs fit
+            try:
+                took = pacing.check(api, cfg)
+            except ValueError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return EXIT_USAGE
+            log.info("a full sync takes %.3f s here; the tick is %g s", took, pacing.tick_budget(cfg)[0])
     try:
         return _run(args, cfg, api)
     except DataSetMissing as err:

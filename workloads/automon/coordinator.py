@@ -179,7 +179,7 @@ class Coordinator:
                     log.info("%d frames handled, %d/%d nodes done, %d rejected", self._frames, len(self._done),
                              self._n, sum(self._rejected.by_reason.values()))
                 continue
-            if self._sock.accepted and self._sock.open_connections <= 0:
+            if self._sock.all_gone:
                 return "nodes_lost"
             if time.monotonic() - last_frame >= limit:
                 return "completed" if quiet_s is not None else "idle_timeout"
@@ -209,7 +209,7 @@ class Coordinator:
         while self._acked < self._ready and (remaining := deadline - time.monotonic()) > 0:
             msg = self._sock.receive(min(remaining, self._timeouts.poll_s))
             if msg is None:
-                if self._sock.accepted and self._sock.open_connections <= 0:
+                if self._sock.all_gone:
                     break
                 continue
             idx = self._sender(msg)

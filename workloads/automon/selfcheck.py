@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from . import automon_backend, functions
+from . import automon_backend
 from .config import RunConfig
+from .inprocess import InProcessRun
 
 NODES = 4
 ERROR_BOUND = 0.3
@@ -24,34 +25,17 @@ MAX_ROUNDS = 500
 SEED = 7
 
 
-def _route(coordinator: automon_backend.AutomonCoordinatorCore, nodes: list[automon_backend.AutomonNodeCore],
-           pending: list[tuple[int, bytes]]) -> None:
-    """Deliver node frames to the coordinator and its replies to the nodes until nothing is in flight."""
-    while pending:
-        idx, frame = pending.pop(0)
-        for target, reply in coordinator.on_message(idx, frame):
-            answer = nodes[target].on_message(reply)
-            if answer:
-                pending.append((target, answer))
-
-
 def run(api: automon_backend.AutomonApi | None = None) -> dict[str, Any]:
     """Feed random walks until the coordinator has sent a LAZY_SYNC; returns its message counts."""
     api = api or automon_backend.load()
     cfg = RunConfig.for_type("inner_product", algorithm="automon", error_bound=ERROR_BOUND, num_nodes=NODES)
-    func = functions.build("inner_product", d=cfg.d, window=cfg.window, num_nodes=NODES, xp=api.xp).func
-    coordinator = automon_backend.AutomonCoordinatorCore(api, cfg, func)
-    nodes = [automon_backend.AutomonNodeCore(api, cfg, i, func) for i in range(NODES)]
+    run_ = InProcessRun.of(api, cfg)
     rng = np.random.default_rng(SEED)
     x = rng.uniform(-1, 1, size=(NODES, cfg.d))
     for tick in range(1, MAX_ROUNDS + 1):
         x += rng.normal(0, STEP, size=x.shape)
-        for i, node in enumerate(nodes):
-            node.on_tick(tick)
-            frame = node.on_local_vector(x[i])
-            if frame:
-                _route(coordinator, nodes, [(i, frame)])
-        emitted = coordinator.summary()["messages_emitted"]
+        run_.round(tick, x)
+        emitted = run_.coordinator.summary()["messages_emitted"]
         if emitted.get("LAZY_SYNC"):
             return {"rounds": tick, "messages_emitted": emitted, "automon_version": api.version,
                     "autodiff": api.autodiff}

@@ -63,6 +63,10 @@ class _Link:
             return max(min(timeout_s, self._held[0][0] - time.monotonic()), 0.0)
         return timeout_s
 
+    @property
+    def holding(self) -> bool:
+        return bool(self._held)
+
     def release(self) -> object | None:
         if self._held and self._held[0][0] <= time.monotonic():
             return self._held.popleft()[1]
@@ -119,6 +123,11 @@ class CoordinatorSocket:
     @property
     def open_connections(self) -> int:
         return self.accepted - self.disconnected
+
+    @property
+    def all_gone(self) -> bool:
+        """Every node that connected has disconnected, and no frame of theirs is still on the link."""
+        return bool(self.accepted) and self.open_connections <= 0 and not self._link.holding
 
     def receive(self, timeout_s: float) -> Received | None:
         """The next message, or None when ``timeout_s`` passes first (monitor events are absorbed)."""
@@ -194,7 +203,7 @@ class NodeSocket:
     def check(self) -> None:
         """Raise :class:`CoordinatorLost` if the connection dropped (cheap; no waiting)."""
         self._drain_monitor()
-        if self.lost:
+        if self.lost and not self._link.holding:  # frames sent before the drop still arrive first
             raise CoordinatorLost("the coordinator closed the connection")
 
     def send(self, frame: bytes) -> None:

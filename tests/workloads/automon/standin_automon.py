@@ -8,6 +8,7 @@ where our runtime depends on it:
   back to a full sync (GetLocalVector to the rest, then Sync to all) past half the nodes;
 - the lazy step calls ``np.alltrue`` as the package does, so on NumPy 2 it raises AttributeError unless
   our compatibility alias is in place;
+- a node waiting for a sync ignores GetLocalVector (its Violation carried the vector);
 - a second Violation from a node whose first is still pending raises, as the package's does.
 ``Coordinator.full_sync_delay_s`` makes every full sync that much slower (a costly autodiff step).
 """
@@ -50,6 +51,8 @@ class Node:
                 return p.encode(p.Violation(self.idx, self.version, p.ViolationOrigin.SAFE_ZONE, self.x))
             return None
         if isinstance(msg, p.GetLocalVector):
+            if self.state is State.WaitForSync:
+                return None  # its violation already carried the vector (the package ignores the request too)
             return p.encode(p.LocalVectorInfo(self.idx, msg.constraint_version, self.x))
         if isinstance(msg, p.Sync):
             self.slack, self.l_thresh, self.u_thresh = msg.node_slack, msg.l_thresh, msg.u_thresh
@@ -86,8 +89,7 @@ class Coordinator:
             if self.violation[i]:
                 raise Exception(f"violation from node {i} while one is pending")
             self.violation[i] = True
-        else:
-            self.asked.discard(i)
+        self.asked.discard(i)  # a Violation answers a request too: it carries the vector
         self.x[i], self.updated[i] = msg.local_vector, True
         return [] if self.asked else self._resolve()
 
