@@ -25,8 +25,8 @@ FAST_NODE = NodeTimeouts(start_s=20, bye_s=20, send_s=10)
 
 
 def _config(**overrides) -> RunConfig:
-    return RunConfig.for_type("inner_product", num_nodes=N, iterations=ROUNDS, window=WINDOW,
-                              send_interval_s=0.0, **overrides)
+    settings = {"num_nodes": N, "iterations": ROUNDS, "window": WINDOW, "send_interval_s": 0.0} | overrides
+    return RunConfig.for_type("inner_product", **settings)
 
 
 def _tally(frames: list[bytes]) -> dict:
@@ -190,3 +190,37 @@ def test_timeouts_end_runs_with_a_status_instead_of_hanging():
     node = run_node(cfg, 0, LOOPBACK, free_port, NodeTimeouts(start_s=0.3))  # nobody listens there any more
     assert node.status == "start_timeout" and node.local_vectors == 0
     assert node.traffic.received.messages == 0
+
+
+def test_the_coordinator_closes_only_after_every_node_acknowledged_bye():
+    """The shutdown race: a coordinator that closed right after 'bye' could be seen gone before its 'bye'
+    was read, and frames a node sent meanwhile were booked by the node only."""
+    cfg = _config(num_nodes=1)
+    coordinator = build_coordinator(cfg, LOOPBACK, 0, FAST_COORDINATOR)
+    results: list[CoordinatorResult] = []
+    coord_thread = threading.Thread(target=lambda: results.append(coordinator.run()))
+    coord_thread.start()
+    ctx = zmq.Context()
+    try:
+        hand = _RawNode(ctx, b"0", coordinator.port)
+        gone = hand.sock.get_monitor_socket(zmq.EVENT_DISCONNECTED, addr="inproc://bye-ack-test")
+        hand.send(p.READY)
+        hand.expect(p.START)
+        for vector in local_vectors(cfg, event_log(cfg), 0):
+            hand.send(p.encode(p.CentralizationUpdate(0, vector)))
+        hand.send(p.DONE)
+        hand.expect(p.BYE)
+        time.sleep(0.5)  # a slow node: the coordinator must still be there
+        assert not gone.poll(0), "the coordinator closed before this node acknowledged 'bye'"
+        hand.send(p.BYE_ACK)
+        coord_thread.join(30)
+        assert gone.poll(5000)  # and then it closes
+        hand.sock.disable_monitor()
+        gone.close(linger=0)
+    finally:
+        ctx.destroy(linger=0)
+    (c,) = results
+    assert c.status == "completed"
+    booked = c.traffic_per_node["0"].received
+    assert booked.by_kind["bye_ack"].messages == 1
+    assert booked.messages == hand.sent_messages and booked.bytes == sum(len(f) for f in hand.sent)
