@@ -41,6 +41,9 @@ def summarize(coordinator: results.CoordinatorResult, nodes: list[results.NodeRe
         "num_nodes": item["num_nodes"],
         "status": "completed" if all(s == "completed" for s in statuses.values()) else "ended_early",
         "statuses": statuses,
+        # what failed, in the participants' words (an algorithm's exception, a node's abort)
+        "errors": {name: err for name, err in (("coordinator", coordinator.error),
+                                               *((f"node_{n.node_idx}", n.error) for n in nodes)) if err},
         # what the coordinator received from / sent to all nodes (application frames)
         "messages": {"received": traffic.received.messages, "sent": traffic.sent.messages},
         "bytes": {"received": traffic.received.bytes, "sent": traffic.sent.bytes},
@@ -67,5 +70,6 @@ def handler(event: dict, context: object) -> dict:
     s3.put_object(Bucket=bucket, Key=(prefix / "summary.json").as_posix(), Body=json.dumps(summary, indent=2).encode())
     logger.info("results gathered", extra={"item": item["key"], "status": summary["status"]})
     if summary["status"] != "completed":
-        raise RunEndedEarly(f"{item['key']}: {summary['statuses']}")
+        errors = "; ".join(f"{name}: {err}" for name, err in summary["errors"].items())
+        raise RunEndedEarly(f"{item['key']}: {summary['statuses']}" + (f"; {errors}" if errors else ""))
     return {k: summary[k] for k in ("key", "status", "messages", "bytes")}
