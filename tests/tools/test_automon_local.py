@@ -82,6 +82,7 @@ def test_centralization_runs_the_synthesized_definition_with_exact_traffic(cdk_o
     assert coordinator["status"] == "completed"
     assert (coordinator["run"]["iterations"], coordinator["run"]["window"], coordinator["run"]["num_nodes"]) == (
         ROUNDS, WINDOW, NODES)
+    assert coordinator["run"]["link_latency_s"] == SIZES.link_latency_s == 0.028  # the emulated WAN link
     assert coordinator["algorithm_summary"]["updates_per_node"] == [updates] * NODES
     received, sent = coordinator["traffic"]["received"], coordinator["traffic"]["sent"]
     assert received["messages"] == NODES * (updates + 3)
