@@ -25,12 +25,13 @@ What is emulated, and how:
   command and environment plus the RunTask overrides; ecs:runTask.sync waits for the process and fails
   the state (States.TaskFailed, the task as Cause) on a non-zero exit. The clean-up Lambda lists,
   describes and stops those same tasks through AWS_ENDPOINT_URL_ECS.
-- Local sizes: ITERATIONS and WINDOW are added to every container's environment (the deployed stack
-  runs the published sizes); node counts come from the synthesized config (`-c automon.node_counts=...`).
+- Local sizes and link: ITERATIONS, WINDOW and LINK_LATENCY (28 ms each way: the paper's 56 ms RTT) are
+  added to every container's environment (the deployed stack runs the published sizes on a real WAN);
+  node counts come from the synthesized config (`-c automon.node_counts=...`).
   Retry intervals and waits are scaled by `time_scale` (GatherResults waits 20 s between tries on AWS).
 
 Not emulated: the Fargate coordinator kind (the default, EC2, is what runs here), images, IAM policy
-evaluation, cross-region latency, the automon package (centralization runs; automon needs the package).
+evaluation, the automon package (centralization runs; automon needs the package).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from localcloud.services.environment import FAKE_CREDENTIALS, environment, local
 from localcloud.services.moto_server import free_port, moto_server
 from localcloud.services.template import REPO_ROOT, SynthesizedStack
 from localcloud.sfn.resources import PLACEHOLDER_ACCOUNT, PLACEHOLDER_REGION
+from workloads.automon.constants import LOCAL_LINK_LATENCY_S
 
 EXPERIMENT = "automon"
 STACK = "AutoMonNodesStack"
@@ -80,13 +82,14 @@ ADDRESS_WAIT_S = 15.0
 
 @dataclass(frozen=True)
 class LocalSizes:
-    """The run's length, added to every container's environment (ITERATIONS, WINDOW)."""
+    """The run's length and link, added to every container's environment (ITERATIONS, WINDOW, LINK_LATENCY)."""
 
     iterations: int = 40
     window: int | None = None  # None: the node type's
+    link_latency_s: float = LOCAL_LINK_LATENCY_S  # each side holds what it receives this long (the WAN link)
 
     def environment(self) -> dict[str, str]:
-        env = {"ITERATIONS": str(self.iterations)}
+        env = {"ITERATIONS": str(self.iterations), "LINK_LATENCY": str(self.link_latency_s)}
         if self.window is not None:
             env["WINDOW"] = str(self.window)
         return env

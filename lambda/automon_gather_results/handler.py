@@ -39,6 +39,9 @@ def summarize(coordinator: results.CoordinatorResult, nodes: list[results.NodeRe
         "num_nodes": item["num_nodes"],
         "status": "completed" if all(s == "completed" for s in statuses.values()) else "ended_early",
         "statuses": statuses,
+        # what failed, in the participants' words (an algorithm's exception, a node's abort)
+        "errors": {name: err for name, err in (("coordinator", coordinator.error),
+                                               *((f"node_{n.node_idx}", n.error) for n in nodes)) if err},
         # what the coordinator received from / sent to all nodes (application frames)
         "messages": {"received": traffic.received.messages, "sent": traffic.sent.messages},
         "bytes": {"received": traffic.received.bytes, "sent": traffic.sent.bytes},
@@ -65,5 +68,6 @@ def handler(event: dict, context: object) -> dict:
     store.put_json((prefix / "summary.json").as_posix(), summary)
     logger.info("results gathered", extra={"item": item["key"], "status": summary["status"]})
     if summary["status"] != "completed":
-        raise RunEndedEarly(f"{item['key']}: {summary['statuses']}")
+        errors = "; ".join(f"{name}: {err}" for name, err in summary["errors"].items())
+        raise RunEndedEarly(f"{item['key']}: {summary['statuses']}" + (f"; {errors}" if errors else ""))
     return {k: summary[k] for k in ("key", "status", "messages", "bytes")}

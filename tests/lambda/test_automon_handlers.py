@@ -285,8 +285,8 @@ def test_gather_summarizes_the_uploaded_results(aws, local_results):
         "bytes": {"received": coordinator["traffic"]["received"]["bytes"],
                   "sent": coordinator["traffic"]["sent"]["bytes"]},
     }
-    # 4 nodes x (ready + done + 21 updates) received, start + bye to each sent
-    assert summary["messages"] == {"received": 4 * (2 + 21), "sent": 4 * 2}
+    # 4 nodes x (ready + done + bye_ack + 21 updates) received, start + bye to each sent
+    assert summary["messages"] == {"received": 4 * (3 + 21), "sent": 4 * 2}
     stored = json.loads(aws.get_object(Bucket=BUCKET, Key=f"{item['results_prefix']}summary.json")["Body"].read())
     assert stored["statuses"] == {"coordinator": "completed", **{f"node_{i}": "completed" for i in range(4)}}
 
@@ -305,6 +305,21 @@ def test_gather_waits_for_missing_files_and_fails_a_run_that_ended_early(aws, lo
         invoke("automon_gather_results", {"run_id": "exec-1", "bucket": BUCKET, "item": item})
     stored = json.loads(aws.get_object(Bucket=BUCKET, Key=f"{item['results_prefix']}summary.json")["Body"].read())
     assert stored["status"] == "ended_early"
+
+
+def test_gather_fails_an_algorithm_error_with_its_cause(aws, local_results):
+    item = _gather_item()
+    upload_results(local_results, BUCKET, item["results_prefix"], client=aws)
+    error = "the automon coordinator failed on a VIOLATION frame from node 1: AttributeError: np.alltrue"
+    coordinator = json.loads((local_results / "coordinator.json").read_text())
+    coordinator |= {"status": "algorithm_error", "error": error}
+    aws.put_object(Bucket=BUCKET, Key=f"{item['results_prefix']}coordinator.json",
+                   Body=json.dumps(coordinator).encode())
+    ended_early = load_handler("automon_gather_results").__globals__["RunEndedEarly"]
+    with pytest.raises(ended_early, match="algorithm_error.*coordinator: the automon coordinator failed .*alltrue"):
+        invoke("automon_gather_results", {"run_id": "exec-1", "bucket": BUCKET, "item": item})
+    stored = json.loads(aws.get_object(Bucket=BUCKET, Key=f"{item['results_prefix']}summary.json")["Body"].read())
+    assert stored["status"] == "ended_early" and stored["errors"] == {"coordinator": error}
 
 
 # --- node clean-up and report -------------------------------------------------------------------

@@ -75,17 +75,18 @@ def test_centralization_runs_the_synthesized_definition_with_exact_traffic(cdk_o
     assert result.alive_at_end == []
 
     # traffic, from the protocol: each node sends ready, ROUNDS - WINDOW + 1 updates (12-byte header + d
-    # doubles), done; the coordinator sends start and bye to each
+    # doubles), done, bye_ack; the coordinator sends start and bye to each
     d = NODE_TYPES["inner_product"].d
     updates, update_bytes = ROUNDS - WINDOW + 1, 12 + 8 * d
     coordinator = json.loads((item_dir / "coordinator.json").read_text())
     assert coordinator["status"] == "completed"
     assert (coordinator["run"]["iterations"], coordinator["run"]["window"], coordinator["run"]["num_nodes"]) == (
         ROUNDS, WINDOW, NODES)
+    assert coordinator["run"]["link_latency_s"] == SIZES.link_latency_s == 0.028  # the emulated WAN link
     assert coordinator["algorithm_summary"]["updates_per_node"] == [updates] * NODES
     received, sent = coordinator["traffic"]["received"], coordinator["traffic"]["sent"]
-    assert received["messages"] == NODES * (updates + 2)
-    assert received["bytes"] == NODES * (len(b"ready") + len(b"done") + updates * update_bytes)
+    assert received["messages"] == NODES * (updates + 3)
+    assert received["bytes"] == NODES * (len(b"ready") + len(b"done") + len(b"bye_ack") + updates * update_bytes)
     assert received["by_kind"]["LOCAL_VECTOR_INFO"] == {
         "messages": NODES * updates, "bytes": NODES * updates * update_bytes,
         "zmtp_bytes": NODES * updates * (update_bytes + 9)}  # frames over 255 bytes: 9-byte ZMTP header
@@ -93,14 +94,14 @@ def test_centralization_runs_the_synthesized_definition_with_exact_traffic(cdk_o
     for i in range(NODES):
         node = json.loads((item_dir / f"node_{i}.json").read_text())
         assert node["status"] == "completed" and node["local_vectors"] == updates
-        assert node["traffic"]["sent"]["messages"] == updates + 2
+        assert node["traffic"]["sent"]["messages"] == updates + 3
         assert node["traffic"]["sent"]["bytes"] == coordinator["traffic_per_node"][str(i)]["received"]["bytes"]
 
     summary = json.loads((item_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["rejected_frames"] == 0
     assert summary["messages"] == {"received": received["messages"], "sent": sent["messages"]}
     assert summary["bytes"] == {"received": received["bytes"], "sent": sent["bytes"]}
-    assert summary["messages_per_node"] == {str(i): updates + 4 for i in range(NODES)}
+    assert summary["messages_per_node"] == {str(i): updates + 5 for i in range(NODES)}
     report = json.loads((result.results_dir / "report.json").read_text())
     assert [(i["key"], i["status"]) for i in report["items"]] == [("inner_product/centralization", "SUCCEEDED")]
 

@@ -77,7 +77,7 @@ def test_a_failed_run_still_uploads_its_results_and_keeps_its_exit_code(s3):
     assert task.main(COORDINATOR_WITHOUT_NODES) == 1  # no node came: barrier timeout, run ended early
     key = "results/exec-1/inner_product/centralization/coordinator.json"
     doc = json.loads(s3.get_object(Bucket="results-bucket", Key=key)["Body"].read())
-    assert doc["status"] == "barrier_timeout" and doc["schema"] == "automon.coordinator/v1"
+    assert doc["status"] == "barrier_timeout" and doc["schema"] == "automon.coordinator/v2"
 
 
 def test_a_failed_upload_is_an_error_of_its_own(s3):
@@ -86,5 +86,5 @@ def test_a_failed_upload_is_an_error_of_its_own(s3):
 
 def test_nothing_is_uploaded_for_commands_that_are_not_runs(s3, capsys):
     assert task.main(["schema"]) == 0
-    assert "automon.coordinator/v1" in capsys.readouterr().out
+    assert "automon.coordinator/v2" in capsys.readouterr().out
     assert task.main(["coordinator", "--node-type", "nope"]) == 2  # usage error: exit code kept

@@ -13,6 +13,10 @@
 - config:           one run's validated settings
 - centralization:   the baseline's coordinator and node cores (all in our code)
 - automon_backend:  the AutoMon algorithm through the `automon` package, when installed
+- numpy_compat:     NumPy-1 names the package still calls (np.alltrue), restored before its import
+- inprocess / selfcheck / pacing: the AutoMon cores in one process; the image's build-time check
+                    (one lazy sync); the full-sync timing that refuses a tick too short for it
+- max_error:        the paper's max approximation error, from the runs' full-sync histories
 - coordinator/node: the two processes' loops (barrier, routing, pacing, shutdown)
 - runner / local:   build and run a participant; a whole run on 127.0.0.1
 - results:          results JSON schema and writer

@@ -70,6 +70,9 @@ class CentralizationNode:
         self.node_idx = node_idx
         self.updates_sent = 0
 
+    def on_tick(self, tick: int) -> None:
+        pass  # no state depends on the clock
+
     def on_local_vector(self, vector: np.ndarray) -> bytes:
         self.updates_sent += 1
         return encode(CentralizationUpdate(self.node_idx, vector))

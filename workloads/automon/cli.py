@@ -16,9 +16,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import automon_backend, results
+from . import automon_backend, pacing, results
 from .config import RunConfig
-from .constants import ALGORITHMS, AUTOMON, CENTRALIZATION, DEFAULT_BIND_HOST, DEFAULT_PORT, NODE_TYPES
+from .constants import (
+    ALGORITHMS,
+    AUTOMON,
+    CENTRALIZATION,
+    DEFAULT_BIND_HOST,
+    DEFAULT_PORT,
+    LOCAL_LINK_LATENCY_S,
+    NODE_TYPES,
+)
 from .coordinator import CoordinatorTimeouts
 from .datasets import DataSetMissing, default_data_dir
 from .node import NodeTimeouts
@@ -54,13 +62,19 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fs-latency", type=float, default=_env("FS_LATENCY"), help="AutoMon full-sync pacing s [FS_LATENCY]")
     g.add_argument("--first-update-delay", type=float, default=None, help="AutoMon: seconds before tick 1 ends")
     g.add_argument("--send-interval", type=float, default=None, help="centralization: sleep after each update")
+    g.add_argument("--link-latency", type=float, default=_env("LINK_LATENCY"),
+                   help="one-way delay s added to every frame received (emulates a WAN link; 0 on a real "
+                        "network; `local` defaults to the paper's 56 ms RTT / 2) [LINK_LATENCY]")
     g.add_argument("--results-dir", type=Path, default=Path(_env("RESULTS_DIR", "automon-results")),
                    help="where the results JSON goes [RESULTS_DIR]")
     g.add_argument("--log-level", default=_env("LOG_LEVEL", "INFO"), help="[LOG_LEVEL]")
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
-    optional = {"first_update_delay_s": args.first_update_delay, "send_interval_s": args.send_interval}
+    latency = args.link_latency if args.link_latency is not None else (
+        LOCAL_LINK_LATENCY_S if args.command == "local" else None)
+    optional = {"first_update_delay_s": args.first_update_delay, "send_interval_s": args.send_interval,
+                "link_latency_s": latency}
     return RunConfig.for_type(
         args.node_type, algorithm=args.algorithm, num_nodes=args.num_nodes, iterations=args.iterations,
         window=args.window, error_bound=args.error_bound, synthetic=args.synthetic, data_dir=args.data_dir,
@@ -128,6 +142,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except automon_backend.AutomonUnavailable as err:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_AUTOMON_MISSING
+        if args.command in ("coordinator", "local"):  # the coordinator's side decides whether syncs fit
+            try:
+                took = pacing.check(api, cfg)
+            except ValueError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return EXIT_USAGE
+            log.info("a full sync takes %.3f s here; the tick is %g s", took, pacing.tick_budget(cfg)[0])
     try:
         return _run(args, cfg, api)
     except DataSetMissing as err:

@@ -36,6 +36,9 @@ class RunConfig:
     fs_latency_s: float | None = None
     first_update_delay_s: float = FIRST_UPDATE_DELAY_S
     send_interval_s: float = CENTRALIZATION_SEND_INTERVAL_S
+    # one-way delay each side adds to the frames it receives: 0 on a real network; local runs emulate
+    # the experiment's WAN link with it (see constants.LOCAL_LINK_LATENCY_S)
+    link_latency_s: float = 0.0
 
     def __post_init__(self) -> None:
         # Unset values take the node type's published defaults, so every field is concrete afterwards.
@@ -86,7 +89,7 @@ class RunConfig:
             self.node_type.neighborhood_size(self.error_bound)  # raises for an untuned bound
         for name, value in (("ls_latency", self.ls_latency_s), ("fs_latency", self.fs_latency_s),
                             ("first_update_delay", self.first_update_delay_s),
-                            ("send_interval", self.send_interval_s)):
+                            ("send_interval", self.send_interval_s), ("link_latency", self.link_latency_s)):
             if value < 0:
                 raise ValueError(f"{name} must not be negative, got {value}")
         return self

@@ -30,6 +30,9 @@ FIRST_UPDATE_DELAY_S = 10.0
 DEFAULT_LS_LATENCY_S = 1.0
 DEFAULT_FS_LATENCY_S = 4.0
 CENTRALIZATION_SEND_INTERVAL_S = 0.01
+# Local runs delay every coordinator-node frame by this much each way: half the paper's average RTT of
+# 56 ms between us-west-2 (coordinator) and us-east-2 (nodes).
+LOCAL_LINK_LATENCY_S = 0.028
 
 # The image takes the automon package as a pip requirement spec (the package is on no registry).
 AUTOMON_BUILD_ARG = "AUTOMON_PIP_SPEC"

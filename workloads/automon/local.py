@@ -6,15 +6,17 @@ event log is built once and shared read-only (each node of a real deployment bui
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from . import data, results
+from . import data, max_error, results
 from .automon_backend import AutomonApi
 from .config import RunConfig
+from .constants import AUTOMON
 from .coordinator import DEFAULT_COORDINATOR_TIMEOUTS, CoordinatorTimeouts
 from .node import DEFAULT_NODE_TIMEOUTS, NodeTimeouts
 from .results import CoordinatorResult, NodeResult
@@ -28,6 +30,10 @@ T = TypeVar("T")
 class LocalRun:
     coordinator: CoordinatorResult
     nodes: list[NodeResult]
+    max_error: dict | None = None  # AutoMon runs that completed: see max_error.py
+
+
+MAX_ERROR_FILE = "max_error.json"
 
 
 class _Worker(threading.Thread):
@@ -65,9 +71,16 @@ def run_local(cfg: RunConfig, *, port: int = 0, results_dir: Path | None = None,
             raise TimeoutError(f"{w.name} still running after {join_timeout_s} s")
         if w.error is not None:
             raise RuntimeError(f"{w.name} failed: {w.error}") from w.error
-    run = LocalRun(workers[0].result, [w.result for w in workers[1:]])  # type: ignore[arg-type]
+    coordinator_result: CoordinatorResult = workers[0].result  # type: ignore[assignment]
+    nodes: list[NodeResult] = [w.result for w in workers[1:]]  # type: ignore[misc]
+    error = None
+    if cfg.algorithm == AUTOMON and coordinator_result.status == "completed":
+        error = max_error.of_run(cfg, log, nodes[0].algorithm_summary, coordinator_result.algorithm_summary)
+    run = LocalRun(coordinator_result, nodes, error)
     if results_dir is not None:
         results.write(run.coordinator, results.coordinator_path(results_dir))
         for node in run.nodes:
             results.write(node, results.node_path(results_dir, node.node_idx))
+        if error is not None:
+            (results_dir / MAX_ERROR_FILE).write_text(json.dumps(error, indent=2) + "\n")
     return run

@@ -1,4 +1,8 @@
-"""A node process: connect, ready/start barrier, stream local vectors, done, answer until bye.
+"""A node process: connect, ready/start barrier, stream local vectors, done, answer until bye, bye_ack.
+
+If the algorithm raises (on a local vector or on a coordinator frame) the node stops at once with
+status ``algorithm_error`` and the exception in ``error``, and tells the coordinator with ``abort``;
+only frames that break the protocol are counted and dropped (``rejected_from_coordinator``).
 
 The algorithm lives in a core object (centralization or AutoMon) that turns a local vector into an
 optional frame for the coordinator and answers the coordinator's frames. One thread and one DEALER:
@@ -23,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .accounting import TrafficLedger
-from .protocol import BYE, DONE, READY, START, ProtocolError
+from .protocol import ABORT, BYE, BYE_ACK, DONE, READY, START, ProtocolError
 from .results import NodeResult, NodeStatus, RunInfo, TrafficModel
 from .transport import COORDINATOR_PEER, CoordinatorLost, NodeSocket
 
@@ -32,6 +36,8 @@ log = logging.getLogger(__name__)
 
 class NodeCore(Protocol):
     algorithm: str
+
+    def on_tick(self, tick: int) -> None: ...
 
     def on_local_vector(self, vector: np.ndarray) -> bytes | None: ...
 
@@ -71,10 +77,12 @@ class Node:
         self._pacing = pacing
         self._timeouts = timeouts
         self._ledger = TrafficLedger()
-        self._sock = NodeSocket(host, port, node_idx, self._ledger, send_timeout_s=timeouts.send_s)
+        self._sock = NodeSocket(host, port, node_idx, self._ledger, send_timeout_s=timeouts.send_s,
+                                latency_s=run.link_latency_s)
         self._progress_every = progress_every
         self.local_vectors = 0
         self.rejected: dict[str, int] = {}
+        self.error: str | None = None
 
     def _answer(self, frame: bytes) -> bool:
         """Handle one frame from the coordinator; True if it was 'bye'."""
@@ -125,6 +133,7 @@ class Node:
         ticks = full_syncs = 0
         for vector in vectors:
             ticks += 1
+            self._core.on_tick(ticks)
             if vector is not None:
                 self.local_vectors += 1
                 frame = self._core.on_local_vector(vector)
@@ -148,25 +157,38 @@ class Node:
                     return True
         return False
 
+    def _session(self, vectors: Iterable[np.ndarray | None]) -> NodeStatus:
+        self._sock.send(READY)
+        if not self._wait_start():
+            return "start_timeout"
+        log.info("node %d: started", self._idx)
+        if self._stream(vectors, time.monotonic()):
+            status: NodeStatus = "stopped_by_coordinator"
+        else:
+            self._sock.send(DONE)
+            if not self._serve_until(time.monotonic() + self._timeouts.bye_s):
+                return "bye_timeout"
+            status = "completed"
+        self._sock.send(BYE_ACK)  # the coordinator closes once every node sent this (see coordinator.py)
+        return status
+
     def run(self, vectors: Iterable[np.ndarray | None]) -> NodeResult:
         started = dt.datetime.now(dt.UTC)
         t0 = time.monotonic()
         status: NodeStatus = "start_timeout"
         try:
-            self._sock.send(READY)
-            if self._wait_start():
-                log.info("node %d: started", self._idx)
-                status = "completed"
-                if not self._stream(vectors, time.monotonic()):
-                    self._sock.send(DONE)
-                    if not self._serve_until(time.monotonic() + self._timeouts.bye_s):
-                        status = "bye_timeout"
+            status = self._session(vectors)
         except CoordinatorLost as err:
             log.error("node %d: %s", self._idx, err)
             status = "coordinator_lost"
+        except Exception as err:  # the algorithm failed: never carry on with a state we do not know
+            log.exception("node %d: the %s algorithm failed", self._idx, self._core.algorithm)
+            status, self.error = "algorithm_error", f"{type(err).__name__}: {err}"
+            self._sock.send_nowait(ABORT)
         finally:
-            self._sock.close(flush=status in ("completed", "bye_timeout"))
+            self._sock.close(flush=status not in ("coordinator_lost", "start_timeout"))
         summary = {**self._core.summary(), "rejected_from_coordinator": dict(sorted(self.rejected.items()))}
-        return NodeResult(run=self._run, node_idx=self._idx, status=status, started_at=started.isoformat(),
-                          wall_s=round(time.monotonic() - t0, 6), local_vectors=self.local_vectors,
+        return NodeResult(run=self._run, node_idx=self._idx, status=status, error=self.error,
+                          started_at=started.isoformat(), wall_s=round(time.monotonic() - t0, 6),
+                          local_vectors=self.local_vectors,
                           traffic=TrafficModel.of(self._ledger.peer(COORDINATOR_PEER)), algorithm_summary=summary)

@@ -3,7 +3,7 @@
 A protocol message is one ZeroMQ frame: a header ``struct '! L l L'`` = (type u32, node_idx i32,
 payload_len u32) in network byte order, then ``payload_len`` bytes of payload (big-endian u32 fields and
 doubles), byte-compatible with the ``automon`` package's ``common_messages``. Control frames are short
-ASCII words (``ready``, ``start``, ``done``, ``bye``); all are shorter than a header, so a frame is
+ASCII words (``ready``, ``start``, ``done``, ``bye``, ``bye_ack``, ``abort``); all are shorter than a header, so a frame is
 either one or the other.
 
 Every decoder validates sizes, enum values and (for data vectors) finiteness and raises
@@ -26,7 +26,11 @@ READY = b"ready"  # node -> coordinator, once connected
 START = b"start"  # coordinator -> every node, once all are ready (the barrier)
 DONE = b"done"  # node -> coordinator, after its last update (our addition: explicit end of stream)
 BYE = b"bye"  # coordinator -> every node, once all are done (nodes answer requests until then)
-CONTROL_FRAMES = {READY: "ready", START: "start", DONE: "done", BYE: "bye"}
+# node -> coordinator, the node's last frame: the coordinator closes only once every node acknowledged
+# 'bye', so no node sees the connection drop before its 'bye' and both ends book the same frames
+BYE_ACK = b"bye_ack"
+ABORT = b"abort"  # node -> coordinator: this node's algorithm failed; the coordinator ends the run
+CONTROL_FRAMES = {READY: "ready", START: "start", DONE: "done", BYE: "bye", BYE_ACK: "bye_ack", ABORT: "abort"}
 
 _U32 = struct.Struct("!L")
 _U32_PAIR = struct.Struct("!LL")

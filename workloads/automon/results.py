@@ -15,11 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .accounting import PeerTraffic
 
-COORDINATOR_SCHEMA = "automon.coordinator/v1"
-NODE_SCHEMA = "automon.node/v1"
+# v2: `error`, the statuses algorithm_error / node_failed / stopped_by_coordinator, and the bye_ack frame
+COORDINATOR_SCHEMA = "automon.coordinator/v2"
+NODE_SCHEMA = "automon.node/v2"
 
-CoordinatorStatus = Literal["completed", "barrier_timeout", "idle_timeout", "nodes_lost"]
-NodeStatus = Literal["completed", "start_timeout", "coordinator_lost", "bye_timeout"]
+# algorithm_error: the algorithm raised on a frame; node_failed: a node's algorithm raised (it sent 'abort')
+CoordinatorStatus = Literal["completed", "barrier_timeout", "idle_timeout", "nodes_lost", "algorithm_error",
+                            "node_failed"]
+# stopped_by_coordinator: 'bye' came before the end of this node's stream (the coordinator ended the run)
+NodeStatus = Literal["completed", "start_timeout", "coordinator_lost", "bye_timeout", "algorithm_error",
+                     "stopped_by_coordinator"]
 
 
 class _Strict(BaseModel):
@@ -57,6 +62,7 @@ class RunInfo(_Strict):
     data_source: str
     function_params: str
     seed: int
+    link_latency_s: float = 0.0  # one-way delay emulated on every coordinator-node frame (local runs)
 
 
 class RejectedModel(_Strict):
@@ -66,9 +72,10 @@ class RejectedModel(_Strict):
 
 
 class CoordinatorResult(_Strict):
-    schema_: Literal["automon.coordinator/v1"] = Field(COORDINATOR_SCHEMA, alias="schema")
+    schema_: Literal["automon.coordinator/v2"] = Field(COORDINATOR_SCHEMA, alias="schema")
     run: RunInfo
     status: CoordinatorStatus
+    error: str | None = None  # what failed, when status is algorithm_error or node_failed
     started_at: str  # ISO 8601, UTC
     wall_s: float
     port: int
@@ -84,10 +91,11 @@ class CoordinatorResult(_Strict):
 
 
 class NodeResult(_Strict):
-    schema_: Literal["automon.node/v1"] = Field(NODE_SCHEMA, alias="schema")
+    schema_: Literal["automon.node/v2"] = Field(NODE_SCHEMA, alias="schema")
     run: RunInfo
     node_idx: int
     status: NodeStatus
+    error: str | None = None  # the algorithm's exception, when status is algorithm_error
     started_at: str
     wall_s: float
     local_vectors: int  # local vectors this node produced (its own updates)

@@ -32,6 +32,7 @@ def run_info(cfg: RunConfig, function_params: str) -> RunInfo:
         window=cfg.window, iterations=cfg.iterations, error_bound=cfg.error_bound,
         neighborhood_size=cfg.neighborhood_size if cfg.algorithm == AUTOMON else None,
         data_source=data.source_label(cfg), function_params=function_params, seed=cfg.seed,
+        link_latency_s=cfg.link_latency_s,
     )
 
 

@@ -3,13 +3,24 @@
 Coordinator: one ROUTER bound to ``tcp://HOST:PORT``; nodes: a DEALER each, identity ``"<node_idx>"``,
 connected to it (the original's layout). A socket monitor on each side reports connections coming and
 going, which is how a process learns that its peers are gone without a message.
+
+Link emulation: with ``latency_s > 0`` every frame a socket receives is held for that long before the
+process sees it (and books it), so two processes on one machine talk as if over a WAN link with a
+round-trip time of twice ``latency_s``. Without it, on loopback, the coordinator asks nodes for their
+local vectors before they have applied the current data round, and AutoMon's message counts swing
+between identical runs. Connection events are not delayed.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
@@ -34,12 +45,60 @@ class Received:
     frames: list[bytes]  # the frames after the identity; a well-formed message has exactly one
 
 
+class _Link:
+    """Frames taken off a socket, each released ``latency_s`` after it was taken (FIFO)."""
+
+    def __init__(self, latency_s: float) -> None:
+        if latency_s < 0:
+            raise ValueError(f"link latency must not be negative, got {latency_s}")
+        self.latency_s = latency_s
+        self._held: deque[tuple[float, object]] = deque()
+
+    def hold(self, item: object) -> None:
+        self._held.append((time.monotonic() + self.latency_s, item))
+
+    def wait_s(self, timeout_s: float) -> float:
+        """How long to poll: the caller's timeout, or less when a held frame falls due sooner."""
+        if self._held:
+            return max(min(timeout_s, self._held[0][0] - time.monotonic()), 0.0)
+        return timeout_s
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._held)
+
+    def release(self) -> object | None:
+        if self._held and self._held[0][0] <= time.monotonic():
+            return self._held.popleft()[1]
+        return None
+
+
+def _receive(sock: zmq.Socket, poller: zmq.Poller, monitor: zmq.Socket, on_monitor: Callable[[], None],
+             link: _Link, timeout_s: float, read: Callable[[], Any]) -> Any | None:
+    """What ``read`` took off ``sock``, once the link releases it, within ``timeout_s``; else None."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        item = link.release()
+        if item is not None:
+            return item
+        remaining = max(deadline - time.monotonic(), 0.0)
+        events = dict(poller.poll(math.ceil(link.wait_s(remaining) * 1000)))
+        if monitor in events:
+            on_monitor()
+        if sock in events:
+            while sock.poll(0):
+                link.hold(read())
+        elif time.monotonic() >= deadline:
+            return link.release()
+
+
 class CoordinatorSocket:
     """ROUTER side. Traffic from identities outside ``expected`` is booked under the peer 'other'."""
 
     def __init__(self, host: str, port: int, expected: set[bytes], ledger: TrafficLedger,
-                 linger_ms: int = DEFAULT_LINGER_MS) -> None:
+                 linger_ms: int = DEFAULT_LINGER_MS, latency_s: float = 0.0) -> None:
         self._ledger = ledger
+        self._link = _Link(latency_s)
         self._expected = expected
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.ROUTER)
@@ -65,14 +124,18 @@ class CoordinatorSocket:
     def open_connections(self) -> int:
         return self.accepted - self.disconnected
 
+    @property
+    def all_gone(self) -> bool:
+        """Every node that connected has disconnected, and no frame of theirs is still on the link."""
+        return bool(self.accepted) and self.open_connections <= 0 and not self._link.holding
+
     def receive(self, timeout_s: float) -> Received | None:
         """The next message, or None when ``timeout_s`` passes first (monitor events are absorbed)."""
-        events = dict(self._poller.poll(max(int(timeout_s * 1000), 0)))
-        if self._monitor in events:
-            self._drain_monitor()
-        if self._sock not in events:
+        message = _receive(self._sock, self._poller, self._monitor, self._drain_monitor, self._link, timeout_s,
+                           self._sock.recv_multipart)
+        if message is None:
             return None
-        identity, *frames = self._sock.recv_multipart()
+        identity, *frames = message
         peer = self._peer(identity)
         kind = frame_kind(frames[0]) if len(frames) == 1 else "multipart"
         self._ledger.record(peer, "received", kind, [len(f) for f in frames])
@@ -113,8 +176,9 @@ class NodeSocket:
     """DEALER side of node ``node_idx``; all its traffic is booked under the peer 'coordinator'."""
 
     def __init__(self, host: str, port: int, node_idx: int, ledger: TrafficLedger,
-                 send_timeout_s: float = 60.0, linger_ms: int = DEFAULT_LINGER_MS) -> None:
+                 send_timeout_s: float = 60.0, linger_ms: int = DEFAULT_LINGER_MS, latency_s: float = 0.0) -> None:
         self._ledger = ledger
+        self._link = _Link(latency_s)
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.DEALER)
         self._sock.setsockopt(zmq.IDENTITY, identity_of(node_idx))
@@ -139,7 +203,7 @@ class NodeSocket:
     def check(self) -> None:
         """Raise :class:`CoordinatorLost` if the connection dropped (cheap; no waiting)."""
         self._drain_monitor()
-        if self.lost:
+        if self.lost and not self._link.holding:  # frames sent before the drop still arrive first
             raise CoordinatorLost("the coordinator closed the connection")
 
     def send(self, frame: bytes) -> None:
@@ -149,13 +213,20 @@ class NodeSocket:
             raise CoordinatorLost("send queue stayed full past the send timeout") from None
         self._ledger.record(COORDINATOR_PEER, "sent", frame_kind(frame), [len(frame)])
 
+    def send_nowait(self, frame: bytes) -> bool:
+        """Queue ``frame`` if it can be done without blocking (a last word that must not hang the node)."""
+        try:
+            self._sock.send(frame, zmq.NOBLOCK)
+        except zmq.ZMQError:
+            return False
+        self._ledger.record(COORDINATOR_PEER, "sent", frame_kind(frame), [len(frame)])
+        return True
+
     def receive(self, timeout_s: float) -> bytes | None:
-        events = dict(self._poller.poll(max(int(timeout_s * 1000), 0)))
-        if self._monitor in events:
-            self._drain_monitor()
-        if self._sock not in events:
+        frame = _receive(self._sock, self._poller, self._monitor, self._drain_monitor, self._link, timeout_s,
+                         self._sock.recv)
+        if frame is None:
             return None
-        frame = self._sock.recv()
         self._ledger.record(COORDINATOR_PEER, "received", frame_kind(frame), [len(frame)])
         return frame
 

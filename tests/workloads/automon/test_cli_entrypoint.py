@@ -19,7 +19,7 @@ def test_local_subcommand_runs_and_writes_results(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "coordinator  completed" in proc.stdout
     coordinator = json.loads((tmp_path / "coordinator.json").read_text())
-    assert coordinator["schema"] == "automon.coordinator/v1"
+    assert coordinator["schema"] == "automon.coordinator/v2"
     assert coordinator["run"]["data_source"] == "synthetic stand-in kld (seed 2013)"
     updates = 60 - 10 + 1
     assert coordinator["algorithm_summary"]["updates_per_node"] == [updates] * 4
@@ -34,5 +34,5 @@ def test_schema_subcommand_prints_both_schemas():
     proc = subprocess.run([sys.executable, "-m", "workloads.automon", "schema"], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=60, check=True)
     schemas = json.loads(proc.stdout)
-    assert set(schemas) == {"automon.coordinator/v1", "automon.node/v1"}
-    assert "traffic_per_node" in schemas["automon.coordinator/v1"]["properties"]
+    assert set(schemas) == {"automon.coordinator/v2", "automon.node/v2"}
+    assert "traffic_per_node" in schemas["automon.coordinator/v2"]["properties"]

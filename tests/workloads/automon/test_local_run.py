@@ -20,13 +20,13 @@ from workloads.automon.results import CoordinatorResult, NodeResult, coordinator
 from workloads.automon.runner import build_coordinator, run_node
 
 N, ROUNDS, WINDOW = 4, 30, 5
-FAST_COORDINATOR = CoordinatorTimeouts(barrier_s=20, idle_s=20, drain_s=0.3, poll_s=0.05)
+FAST_COORDINATOR = CoordinatorTimeouts(barrier_s=20, idle_s=20, drain_s=0.3, poll_s=0.05, bye_ack_s=10)
 FAST_NODE = NodeTimeouts(start_s=20, bye_s=20, send_s=10)
 
 
 def _config(**overrides) -> RunConfig:
-    return RunConfig.for_type("inner_product", num_nodes=N, iterations=ROUNDS, window=WINDOW,
-                              send_interval_s=0.0, **overrides)
+    settings = {"num_nodes": N, "iterations": ROUNDS, "window": WINDOW, "send_interval_s": 0.0} | overrides
+    return RunConfig.for_type("inner_product", **settings)
 
 
 def _tally(frames: list[bytes]) -> dict:
@@ -51,12 +51,12 @@ def test_centralization_traffic_is_exactly_what_the_protocol_says(tmp_path):
     # per later round; every update is a 12-byte header + d doubles (no constraint version).
     updates = ROUNDS - WINDOW + 1
     update_bytes = 12 + 8 * cfg.d
-    node_sent = {"ready": _tally([b"ready"]), "done": _tally([b"done"]),
+    node_sent = {"ready": _tally([b"ready"]), "done": _tally([b"done"]), "bye_ack": _tally([b"bye_ack"]),
                  "LOCAL_VECTOR_INFO": _tally([b"x" * update_bytes] * updates)}
     node_received = {"start": _tally([b"start"]), "bye": _tally([b"bye"])}
-    sent_total = _tally([b"ready", b"done", *[b"x" * update_bytes] * updates])
-    assert sent_total == {"messages": updates + 2, "bytes": 9 + updates * 332,
-                          "zmtp_bytes": 13 + updates * (332 + 9)}  # > 255 bytes: 9-byte ZMTP frame header
+    sent_total = _tally([b"ready", b"done", b"bye_ack", *[b"x" * update_bytes] * updates])
+    assert sent_total == {"messages": updates + 3, "bytes": 16 + updates * 332,
+                          "zmtp_bytes": 22 + updates * (332 + 9)}  # > 255 bytes: 9-byte ZMTP frame header
 
     c = run.coordinator
     assert c.status == "completed" and c.nodes_ready == c.nodes_done == list(range(N))
@@ -69,8 +69,8 @@ def test_centralization_traffic_is_exactly_what_the_protocol_says(tmp_path):
         # the coordinator booked the same frames for this node, in the opposite direction
         seen = c.traffic_per_node[str(node.node_idx)]
         assert seen.received == node.traffic.sent and seen.sent == node.traffic.received
-    assert c.traffic.received.messages == N * (updates + 2)
-    assert c.traffic.received.bytes == N * (9 + updates * update_bytes)
+    assert c.traffic.received.messages == N * (updates + 3)
+    assert c.traffic.received.bytes == N * (16 + updates * update_bytes)
     assert c.traffic.sent.messages == 2 * N and c.traffic.sent.bytes == N * 8
     assert c.rejected.count == 0 and c.traffic_other_peers.received.messages == 0
 
@@ -154,6 +154,7 @@ def test_bad_frames_are_counted_and_the_run_still_completes():
             hand.send(p.encode(p.CentralizationUpdate(hand_idx, vector)))
         hand.send(p.DONE)
         hand.expect(p.BYE)
+        hand.send(p.BYE_ACK)
         coord_thread.join(30)
         for t in others:
             t.join(30)
@@ -189,3 +190,37 @@ def test_timeouts_end_runs_with_a_status_instead_of_hanging():
     node = run_node(cfg, 0, LOOPBACK, free_port, NodeTimeouts(start_s=0.3))  # nobody listens there any more
     assert node.status == "start_timeout" and node.local_vectors == 0
     assert node.traffic.received.messages == 0
+
+
+def test_the_coordinator_closes_only_after_every_node_acknowledged_bye():
+    """The shutdown race: a coordinator that closed right after 'bye' could be seen gone before its 'bye'
+    was read, and frames a node sent meanwhile were booked by the node only."""
+    cfg = _config(num_nodes=1)
+    coordinator = build_coordinator(cfg, LOOPBACK, 0, FAST_COORDINATOR)
+    results: list[CoordinatorResult] = []
+    coord_thread = threading.Thread(target=lambda: results.append(coordinator.run()))
+    coord_thread.start()
+    ctx = zmq.Context()
+    try:
+        hand = _RawNode(ctx, b"0", coordinator.port)
+        gone = hand.sock.get_monitor_socket(zmq.EVENT_DISCONNECTED, addr="inproc://bye-ack-test")
+        hand.send(p.READY)
+        hand.expect(p.START)
+        for vector in local_vectors(cfg, event_log(cfg), 0):
+            hand.send(p.encode(p.CentralizationUpdate(0, vector)))
+        hand.send(p.DONE)
+        hand.expect(p.BYE)
+        time.sleep(0.5)  # a slow node: the coordinator must still be there
+        assert not gone.poll(0), "the coordinator closed before this node acknowledged 'bye'"
+        hand.send(p.BYE_ACK)
+        coord_thread.join(30)
+        assert gone.poll(5000)  # and then it closes
+        hand.sock.disable_monitor()
+        gone.close(linger=0)
+    finally:
+        ctx.destroy(linger=0)
+    (c,) = results
+    assert c.status == "completed"
+    booked = c.traffic_per_node["0"].received
+    assert booked.by_kind["bye_ack"].messages == 1
+    assert booked.messages == hand.sent_messages and booked.bytes == sum(len(f) for f in hand.sent)
