@@ -250,7 +250,7 @@ def test_the_lsrtm_validator_knows_what_each_state_machines_queue_can_run(templa
     (function,) = functions.values()
     limits = json.loads(function["Properties"]["Environment"]["Variables"]["JOB_LIMITS"])
     assert limits == config.batch.job_limits()
-    assert limits["multi_node"] == {"compute_environment": "r5-mnp-24", "online_cpus": 24,
+    assert limits["multi_node"] == {"compute_environment": "r5-mnp-24", "job_memory_mib": 180000, "online_cpus": 24,
                                     "usable_memory_mib": 747110, "max_nodes": 20}
     definitions = SynthesizedStack("BatchStack", template.to_json()).state_machines_by_name()
     assert set(definitions) == {config.name("LSRTM-SGD"), config.name("LSRTM-SGD-MultiNode")}
