@@ -320,14 +320,22 @@ class RunTaskSync:
     """ecs:runTask (returns the RunTask response) and ecs:runTask.sync (returns the stopped task; a task whose
     container exited non-zero or that was stopped fails the state with States.TaskFailed, the task as Cause).
     `stop_abandoned`: stop the task when the state is abandoned (a Map sibling failed, a timeout), as Step
-    Functions does for .sync tasks; False leaves it running for the workflow's own clean-up to find."""
+    Functions does for .sync tasks; False leaves it running for the workflow's own clean-up to find.
+    `authorize(action, resource, context)`: the state machine role's check of what RunTask needs (raises
+    StatesError)."""
 
-    def __init__(self, ecs: LocalEcs, *, stop_abandoned: bool = True, poll_interval_s: float = 0.1) -> None:
+    def __init__(self, ecs: LocalEcs, *, stop_abandoned: bool = True, poll_interval_s: float = 0.1,
+                 authorize: Callable[[str, str, dict], None] | None = None) -> None:
         self.ecs, self.stop_abandoned, self.poll_interval_s = ecs, stop_abandoned, poll_interval_s
+        self.authorize = authorize
 
     def __call__(self, parameters: Any, context: TaskContext) -> Any:
+        request = _camel(parameters)
+        if self.authorize is not None:
+            for action, resource, keys in self.ecs.permissions("run_task", request):
+                self.authorize(action, resource, keys)
         try:
-            response = self.ecs.run_task(_camel(parameters))
+            response = self.ecs.run_task(request)
         except EcsError as exc:
             raise StatesError(f"ECS.{exc.code}", str(exc)) from exc
         if context.pattern != "sync":

@@ -75,7 +75,10 @@ def _text(body: Any) -> str:
 
 
 def _query(request) -> dict[str, str]:
-    return {k: v[0] for k, v in urllib.parse.parse_qs(_text(request._body)).items()}
+    """A query-protocol request's parameters (moto hands them over parsed, or only in the body)."""
+    data = request._data if isinstance(request._data, dict) and request._data else \
+        urllib.parse.parse_qs(_text(request._body))
+    return {k: v[0] if isinstance(v, list) else str(v) for k, v in data.items()}
 
 
 def _indexed(query: dict[str, str], name: str) -> list[str]:
