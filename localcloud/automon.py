@@ -29,8 +29,18 @@ What is emulated, and how:
   runs the published sizes); node counts come from the synthesized config (`-c automon.node_counts=...`).
   Retry intervals and waits are scaled by `time_scale` (GatherResults waits 20 s between tries on AWS).
 
-Not emulated: the Fargate coordinator kind (the default, EC2, is what runs here), images, IAM policy
-evaluation, cross-region latency, the automon package (centralization runs; automon needs the package).
+- IAM: both templates' roles, recreated in moto (localcloud/services/local_iam.py), each stack resolved
+  in its own region (the manifest's: nodes us-east-2, coordinator us-west-2, as their ARNs hard-code).
+  Every Lambda function runs as worker processes with its role's session; node tasks with the task
+  role's (the execution role pulls the image and opens the log stream first); the coordinator with the
+  instance role's (image and log stream checked first; a refusal fails the boot script and the
+  instance terminates); the coordinator Lambda's EC2/SSM calls under the launcher role it assumes; the
+  state machine's Tasks and its ecs:RunTask (with iam:PassRole, ecs:cluster) under its role; the
+  clean-up's ECS calls through the local endpoint under the clean-up role. The results bucket takes
+  its physical name, which the coordinator stack's policy names. The run reports the `iam` counters.
+
+Not emulated: the Fargate coordinator kind (the default, EC2, is what runs here), images, cross-region
+latency, the automon package (centralization runs; automon needs the package).
 """
 
 from __future__ import annotations
@@ -499,7 +509,7 @@ def _create_bucket(s3, stack: SynthesizedStack, logical_id: str) -> str:
     return name
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, on_result: Callable[[AutomonRun], None] = lambda run: None) -> int:
     p = argparse.ArgumentParser(prog="python -m localcloud.automon", description=__doc__.split("\n")[0])
     p.add_argument("--cdk-out", type=Path, default=REPO_ROOT / "cdk.out", help="synthesized cloud assembly")
     p.add_argument("--input", type=json.loads, default=DEFAULT_INPUT, help="execution input (JSON)")
@@ -514,8 +524,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     result = run(a.cdk_out, execution_input=a.input, sizes=LocalSizes(a.iterations, a.window), workdir=a.workdir,
                  execution=a.execution, on_progress=lambda m: print(f"[automon] {m}", file=sys.stderr, flush=True))
+    on_result(result)
     print(f"[automon] {result.status} in {result.elapsed_s:.1f} s: {len(result.coordinators)} coordinator(s), "
           f"{len(result.node_tasks)} node task(s)", file=sys.stderr)
+    print(f"[automon] IAM: {result.iam.get('calls_evaluated', 0)} calls evaluated under the synthesized roles, "
+          f"{result.iam.get('distinct_role_action_pairs', 0)} distinct (role, action) pairs, "
+          f"{result.iam.get('denied', 0)} refused", file=sys.stderr)
+    for denial in result.denials:
+        print(f"[automon] AccessDenied {denial}", file=sys.stderr)
     if result.status != "SUCCEEDED":
         print(f"[automon] {result.error}: {result.cause}", file=sys.stderr)
     for summary in sorted(result.results_dir.glob("**/summary.json")):

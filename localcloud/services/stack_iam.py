@@ -193,7 +193,7 @@ class StackIam:
         role = self.role(execution_role) if execution_role is not None else None
         image_uri = str(self.resolver(image)) if image is not None else ""
         group = str(self.resolver(log_options["awslogs-group"])) if log_options and "awslogs-group" in log_options else None
-        log_region = str((log_options or {}).get("awslogs-region", self.stack.region))
+        log_region = str(self.resolver((log_options or {}).get("awslogs-region", self.stack.region)))
 
         def check(stream: str) -> None:
             if role is None:
