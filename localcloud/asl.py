@@ -35,6 +35,7 @@ REF_FORMATS = {
     "AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:{id}",
     "AWS::SQS::Queue": "https://sqs.{region}.amazonaws.com/{account}/{id}",
     "AWS::StepFunctions::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{id}",
+    "AWS::ECS::TaskDefinition": "arn:aws:ecs:{region}:{account}:task-definition/{id}:1",
 }
 ARN_FORMATS = {
     "AWS::Lambda::Function": "arn:aws:lambda:{region}:{account}:function:{id}",
@@ -47,40 +48,62 @@ ARN_FORMATS = {
 }
 
 
+# The property holding a resource's physical name, for the types whose ARNs a policy names by it (an ECS
+# task ARN carries its cluster's name, an SSM parameter ARN the parameter's name). Other resources keep
+# their logical id as name: the local runners address functions and queues by it.
+PHYSICAL_NAMES = {
+    "AWS::ECS::Cluster": "ClusterName",
+    "AWS::ECS::TaskDefinition": "Family",
+    "AWS::SSM::Parameter": "Name",
+}
+
+
 class UnresolvableIntrinsic(ValueError):
     pass
 
 
-def resolve(value: Any, resources: dict[str, Any]) -> Any:
-    """Replace CloudFormation intrinsics with plausible literal values (placeholder account/region)."""
+def resolve(value: Any, resources: dict[str, Any], region: str = PLACEHOLDER_REGION) -> Any:
+    """Replace CloudFormation intrinsics with plausible literal values (placeholder account; the stack's
+    region, which a stack deployed to a given region also hard-codes in its ARNs)."""
     if isinstance(value, list):
-        return [resolve(v, resources) for v in value]
+        return [resolve(v, resources, region) for v in value]
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
         (key, arg), = value.items()
         if key == "Fn::Join":
             sep, parts = arg
-            return sep.join(str(resolve(p, resources)) for p in parts)
+            return sep.join(str(resolve(p, resources, region)) for p in parts)
         if key == "Ref":
+            if arg == "AWS::Region":
+                return region
             if arg in PSEUDO_PARAMETERS:
                 return PSEUDO_PARAMETERS[arg]
             rtype = resources.get(arg, {}).get("Type", "")
-            return REF_FORMATS.get(rtype, "{id}").format(region=PLACEHOLDER_REGION, account=PLACEHOLDER_ACCOUNT, id=arg)
+            return REF_FORMATS.get(rtype, "{id}").format(region=region, account=PLACEHOLDER_ACCOUNT,
+                                                         id=physical_name(resources, arg))
         if key == "Fn::GetAtt":
             logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
             rtype = resources.get(logical_id, {}).get("Type", "")
             if attribute == "Arn":
                 fmt = ARN_FORMATS.get(rtype, "arn:aws:{service}:{region}:{account}:resource/{id}")
                 service = rtype.split("::")[1].lower() if rtype.count("::") == 2 else "unknown"
-                return fmt.format(region=PLACEHOLDER_REGION, account=PLACEHOLDER_ACCOUNT, id=logical_id, service=service)
+                return fmt.format(region=region, account=PLACEHOLDER_ACCOUNT, id=physical_name(resources, logical_id),
+                                  service=service)
             return f"{logical_id}.{attribute}"
         if key.startswith("Fn::"):
             raise UnresolvableIntrinsic(f"cannot flatten {key} in a state machine definition")
-    return {k: resolve(v, resources) for k, v in value.items()}
+    return {k: resolve(v, resources, region) for k, v in value.items()}
 
 
-def state_machines(template: dict) -> dict[str, dict]:
+def physical_name(resources: dict[str, Any], logical_id: str) -> str:
+    """The name a resource is given in its template (PHYSICAL_NAMES), else its logical id."""
+    resource = resources.get(logical_id, {})
+    name = resource.get("Properties", {}).get(PHYSICAL_NAMES.get(resource.get("Type", ""), ""))
+    return name if isinstance(name, str) else logical_id
+
+
+def state_machines(template: dict, region: str = PLACEHOLDER_REGION) -> dict[str, dict]:
     """Every AWS::StepFunctions::StateMachine in a template, as logical id -> ASL dict."""
     resources = template.get("Resources", {})
     found = {}
@@ -89,9 +112,9 @@ def state_machines(template: dict) -> dict[str, dict]:
             continue
         props = resource["Properties"]
         if "Definition" in props:
-            found[logical_id] = resolve(props["Definition"], resources)
+            found[logical_id] = resolve(props["Definition"], resources, region)
         else:
-            found[logical_id] = json.loads(resolve(props["DefinitionString"], resources))
+            found[logical_id] = json.loads(resolve(props["DefinitionString"], resources, region))
     return found
 
 

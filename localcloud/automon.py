@@ -30,8 +30,18 @@ What is emulated, and how:
   node counts come from the synthesized config (`-c automon.node_counts=...`).
   Retry intervals and waits are scaled by `time_scale` (GatherResults waits 20 s between tries on AWS).
 
-Not emulated: the Fargate coordinator kind (the default, EC2, is what runs here), images, IAM policy
-evaluation, the automon package (centralization runs; automon needs the package).
+- IAM: both templates' roles, recreated in moto (localcloud/services/local_iam.py), each stack resolved
+  in its own region (the manifest's: nodes us-east-2, coordinator us-west-2, as their ARNs hard-code).
+  Every Lambda function runs as worker processes with its role's session; node tasks with the task
+  role's (the execution role pulls the image and opens the log stream first); the coordinator with the
+  instance role's (image and log stream checked first; a refusal fails the boot script and the
+  instance terminates); the coordinator Lambda's EC2/SSM calls under the launcher role it assumes; the
+  state machine's Tasks and its ecs:RunTask (with iam:PassRole, ecs:cluster) under its role; the
+  clean-up's ECS calls through the local endpoint under the clean-up role. The results bucket takes
+  its physical name, which the coordinator stack's policy names. The run reports the `iam` counters.
+
+Not emulated: the Fargate coordinator kind (the default, EC2, is what runs here), images, the automon
+package (centralization runs; automon needs the package).
 """
 
 from __future__ import annotations
@@ -51,8 +61,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcloud.lambdas import load_handler
 from localcloud.runs import LocalRun, download_prefix
+from localcloud.services.api_server import ApiError
 from localcloud.services.ecs_emulator import (
     EcsHttpServer,
     LocalEcs,
@@ -61,10 +71,14 @@ from localcloud.services.ecs_emulator import (
     TaskDefinitionSpec,
     environment_of_image,
 )
-from localcloud.services.environment import FAKE_CREDENTIALS, environment, local_bucket_name
+from localcloud.services.environment import local_bucket_name
+from localcloud.services.lambda_runtime import CALLER_ONLY
+from localcloud.services.local_iam import LocalIam
 from localcloud.services.moto_server import free_port, moto_server
+from localcloud.services.stack_iam import StackIam, access_key_of
 from localcloud.services.template import REPO_ROOT, SynthesizedStack
-from localcloud.sfn.resources import PLACEHOLDER_ACCOUNT, PLACEHOLDER_REGION
+from localcloud.services.template_roles import PolicyResolver, template_roles
+from localcloud.sfn.resources import PLACEHOLDER_ACCOUNT
 from workloads.automon.constants import LOCAL_LINK_LATENCY_S
 
 EXPERIMENT = "automon"
@@ -132,10 +146,15 @@ class CoordinatorHosts:
     """The coordinator instances moto holds, each played by a local coordinator process (see the module doc)."""
 
     def __init__(self, ec2, *, token_tag: str, setting_prefix: str, static_env: dict[str, str],
-                 command: list[str], base_env: dict[str, str], workdir: Path, stop_grace_s: float = 5.0) -> None:
+                 command: list[str], base_env: dict[str, str], workdir: Path, stop_grace_s: float = 5.0,
+                 before_boot: Callable[[str], None] = lambda instance_id: None) -> None:
+        """`base_env`: what the process starts from (the instance role's session included); `before_boot`:
+        the boot script's work with the instance role before the coordinator runs (pulling the image,
+        the log stream); when it raises, the script fails and the instance shuts down (terminates)."""
         self.ec2, self.token_tag, self.setting_prefix = ec2, token_tag, setting_prefix
         self.static_env, self.command, self.base_env = static_env, command, base_env
-        self.workdir, self.stop_grace_s = workdir, stop_grace_s
+        self.workdir, self.stop_grace_s, self.before_boot = workdir, stop_grace_s, before_boot
+        self.refused: dict[str, str] = {}  # instance id -> why its boot script failed
         self.hosts: dict[str, CoordinatorHost] = {}
         self._addresses: dict[str, int] = {}
         self._changed = threading.Condition()
@@ -177,7 +196,15 @@ class CoordinatorHosts:
     def _reconcile(self, instance: dict) -> None:
         instance_id, state = instance["InstanceId"], instance["State"]["Name"]
         host = self.hosts.get(instance_id)
+        if host is None and instance_id in self.refused:
+            return
         if host is None and state in ("pending", "running"):
+            try:
+                self.before_boot(instance_id)
+            except ApiError as refused:  # set -e: the script stops, its trap shuts the instance down
+                self.refused[instance_id] = str(refused)
+                self.ec2.terminate_instances(InstanceIds=[instance_id])
+                return
             self._boot(instance)
         elif host is not None and state not in ("pending", "running") and host.process.poll() is None:
             host.ended_by = "instance terminated"
@@ -213,15 +240,12 @@ class CoordinatorHosts:
                 process.wait()
 
 
-def _coordinator_region(coordinator: SynthesizedStack, session_env: dict[str, str], moto_url: str,
-                        results_bucket: tuple[str, str]) -> tuple[dict, dict[str, str], list[str]]:
-    """Make the coordinator stack's side in moto; returns (details, the container's static env, command)."""
-    import boto3
-
+def _coordinator_region(coordinator: SynthesizedStack, session_env: dict[str, str], client,
+                        results_bucket: str) -> tuple[dict, dict[str, str], list[str], dict[str, str]]:
+    """Make the coordinator stack's side in moto with `client(service, region)` (the runner's); returns
+    (details, the container's static env, command, the ids moto gave the template's resources)."""
     region = session_env["COORDINATOR_REGION"]
-    ec2 = boto3.client("ec2", endpoint_url=moto_url, region_name=region)
-    boto3.client("iam", endpoint_url=moto_url, region_name=region).create_role(
-        RoleName=session_env["LAUNCHER_ROLE_ARN"].rsplit("/", 1)[-1], AssumeRolePolicyDocument="{}")
+    ec2 = client("ec2", region)
     (parameter,) = coordinator.of_type("AWS::SSM::Parameter").values()
     props = parameter["Properties"]
     if props["Name"] != session_env["COORDINATOR_PARAMETER"]:
@@ -231,6 +255,7 @@ def _coordinator_region(coordinator: SynthesizedStack, session_env: dict[str, st
         Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"])
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
     overrides: dict[str, str] = {}
+    templates = []
     for part in props["Value"]["Fn::Join"][1]:
         if not isinstance(part, dict):
             continue
@@ -242,28 +267,69 @@ def _coordinator_region(coordinator: SynthesizedStack, session_env: dict[str, st
             overrides[f"{ref}.GroupId"] = ec2.create_security_group(
                 GroupName=ref, Description="AutoMon coordinator (local)", VpcId=vpc)["GroupId"]
         elif rtype == "AWS::EC2::LaunchTemplate":
-            data = coordinator.resources[ref]["Properties"]
-            overrides[ref] = ec2.create_launch_template(
-                LaunchTemplateName=data["LaunchTemplateName"],
-                LaunchTemplateData={"ImageId": MOTO_AMI, "InstanceType": data["LaunchTemplateData"]["InstanceType"]},
-            )["LaunchTemplate"]["LaunchTemplateId"]
+            templates.append(ref)
         else:
             raise NotImplementedError(
                 f"the coordinator details name {ref} ({rtype}); only the EC2 coordinator runs locally "
                 "(synthesize with the default automon.coordinator kind 'ec2')")
+    for ref in templates:  # after the security group it names
+        overrides[ref] = _launch_template(coordinator, ref, overrides, client, region)
     value = coordinator.resolve(props["Value"], overrides)
     details = json.loads(value)
     if details["kind"] != "ec2":
         raise NotImplementedError("only the EC2 coordinator runs locally; this assembly has kind "
                                   f"{details['kind']!r}")
-    boto3.client("ssm", endpoint_url=moto_url, region_name=region).put_parameter(
-        Name=props["Name"], Value=value, Type="String")
+    client("ssm", region).put_parameter(Name=props["Name"], Value=value, Type="String")
     static, command = coordinator_boot(coordinator)
-    template_bucket, local_bucket = results_bucket
-    if static.get("RESULTS_BUCKET") != template_bucket:
+    if static.get("RESULTS_BUCKET") != results_bucket:
         raise ValueError(f"the coordinator uploads to {static.get('RESULTS_BUCKET')!r}, the nodes' results bucket "
-                         f"is {template_bucket!r}")
-    return details, {**static, "RESULTS_BUCKET": local_bucket}, command
+                         f"is {results_bucket!r}")
+    return details, static, command, overrides
+
+
+def _launch_template(coordinator: SynthesizedStack, logical_id: str, overrides: dict[str, str], client,
+                     region: str) -> str:
+    """The launch template in moto with what IAM looks at when an instance is launched from it: its
+    security groups, its instance profile (with the template's instance role), its tag specifications."""
+    props = coordinator.resources[logical_id]["Properties"]
+    data = props["LaunchTemplateData"]
+    profile_id = data["IamInstanceProfile"]["Arn"]["Fn::GetAtt"][0]
+    (role_ref,) = coordinator.resources[profile_id]["Properties"]["Roles"]
+    role_name = PolicyResolver(coordinator).role_name(role_ref["Ref"])
+    iam = client("iam", region)
+    profile = iam.create_instance_profile(InstanceProfileName=profile_id)["InstanceProfile"]
+    iam.add_role_to_instance_profile(InstanceProfileName=profile_id, RoleName=role_name)
+    local = {
+        "ImageId": MOTO_AMI, "InstanceType": data["InstanceType"],
+        "SecurityGroupIds": [str(coordinator.resolve(g, overrides)) for g in data.get("SecurityGroupIds", [])],
+        "IamInstanceProfile": {"Arn": profile["Arn"]},
+        "TagSpecifications": coordinator.resolve(data.get("TagSpecifications", []), overrides),
+    }
+    return client("ec2", region).create_launch_template(
+        LaunchTemplateName=props["LaunchTemplateName"], LaunchTemplateData=local)["LaunchTemplate"]["LaunchTemplateId"]
+
+
+def coordinator_instance_role(coordinator: SynthesizedStack) -> dict:
+    """A reference ({"Fn::GetAtt": [role, "Arn"]}) to the role of the launch template's instance profile."""
+    (template,) = coordinator.of_type("AWS::EC2::LaunchTemplate").values()
+    profile_id = template["Properties"]["LaunchTemplateData"]["IamInstanceProfile"]["Arn"]["Fn::GetAtt"][0]
+    (role_ref,) = coordinator.resources[profile_id]["Properties"]["Roles"]
+    return {"Fn::GetAtt": [role_ref["Ref"], "Arn"]}
+
+
+def coordinator_agent(coordinator: SynthesizedStack) -> tuple[Any, dict]:
+    """(the image, the awslogs options) of the boot script's `docker run`: what the instance role pulls
+    and writes before the coordinator starts."""
+    (template,) = coordinator.of_type("AWS::EC2::LaunchTemplate").values()
+    parts = template["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Join"][1]
+    image = next(p for p in parts if isinstance(p, dict) and ".dkr.ecr." in json.dumps(p) and "Fn::Sub" in p)
+    options: dict[str, Any] = {}
+    for before, after in zip(parts, parts[1:], strict=False):
+        if isinstance(before, str) and before.endswith("awslogs-group="):
+            options["awslogs-group"] = after
+        if isinstance(before, str) and "awslogs-region=" in before:
+            options["awslogs-region"] = re.search(r"awslogs-region=(\S+)", before).group(1)
+    return image, options
 
 
 # --- one local execution -----------------------------------------------------------------------------
@@ -275,16 +341,26 @@ class AutomonRun(LocalRun):
     alive_at_end: list[str] = field(default_factory=list)
 
 
-def _task_definitions(stack: SynthesizedStack, overrides: dict[str, str]) -> list[TaskDefinitionSpec]:
+def _task_definitions(stack: SynthesizedStack, overrides: dict[str, str], stack_iam: StackIam) -> list[TaskDefinitionSpec]:
+    """Each task definition with its roles: the task role's session for the process, the execution role
+    for what the agent does first (the image, the awslogs stream <prefix>/<container>/<task id>)."""
     specs = []
-    for td in stack.of_type("AWS::ECS::TaskDefinition").values():
+    for logical_id, td in stack.of_type("AWS::ECS::TaskDefinition").items():
         props = td["Properties"]
         (container,) = props["ContainerDefinitions"]
         env = {e["Name"]: str(e["Value"]) for e in stack.resolve(container.get("Environment", []), overrides)}
-        arn = f"arn:aws:ecs:{PLACEHOLDER_REGION}:{PLACEHOLDER_ACCOUNT}:task-definition/{props['Family']}:1"
-        specs.append(TaskDefinitionSpec(family=props["Family"], arn=arn,
-                                        container=container["Name"], command=list(container.get("Command", [])),
-                                        environment=env))
+        options = container.get("LogConfiguration", {}).get("Options", {})
+        check = stack_iam.container_start_check(props.get("ExecutionRoleArn"), container.get("Image"), options)
+        prefix = f"{options.get('awslogs-stream-prefix', 'ecs')}/{container['Name']}"
+        roles = {k: stack_iam.role(props[k]) for k in ("TaskRoleArn", "ExecutionRoleArn") if k in props}
+        specs.append(TaskDefinitionSpec(
+            family=props["Family"], arn=stack.resolve({"Ref": logical_id}), container=container["Name"],
+            command=list(container.get("Command", [])), environment=env,
+            task_role_arn=roles["TaskRoleArn"].arn if "TaskRoleArn" in roles else None,
+            execution_role_arn=roles["ExecutionRoleArn"].arn if "ExecutionRoleArn" in roles else None,
+            role_environment=stack_iam.iam.credentials(roles["TaskRoleArn"]) if "TaskRoleArn" in roles else {},
+            before_start=lambda task_id, check=check, prefix=prefix: check(f"{prefix}/{task_id}"),
+        ))
     return specs
 
 
@@ -323,8 +399,6 @@ def run(
     `crash_node`: the node task with that NODE_IDX is killed as soon as it starts (a crashing container);
     `stop_abandoned_tasks`: whether the runTask.sync stand-in stops tasks a failed Map abandons (as Step
     Functions does) or leaves them to the state machine's StopNodeTasks clean-up."""
-    import boto3
-
     from localcloud.sfn import Integrations, LocalStateMachine
 
     workdir = Path(workdir or tempfile.mkdtemp(prefix="automon-local-"))
@@ -335,31 +409,37 @@ def run(
     execution = execution or f"local-{int(time.time())}"
     request = execution_input if execution_input is not None else default_input()
 
-    with moto_server() as moto_url, environment({**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_url,
-                                                  "POWERTOOLS_LOG_LEVEL": "WARNING"}):
-        s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
-        overrides: dict[str, str] = {}
-        by_physical_name: dict[str, str] = {}
-        for logical_id, bucket in nodes.of_type("AWS::S3::Bucket").items():
-            overrides[logical_id] = local_bucket_name(logical_id)
-            s3.create_bucket(Bucket=overrides[logical_id])
-            if "BucketName" in bucket["Properties"]:
-                by_physical_name[str(nodes.resolve(bucket["Properties"]["BucketName"]))] = overrides[logical_id]
+    with moto_server() as moto_url:
+        iam = LocalIam(moto_url, region=nodes.region)
+        s3 = iam.client("s3")  # the runner's own calls (set-up, results)
+        overrides = {logical_id: _create_bucket(s3, nodes, logical_id) for logical_id in nodes.of_type("AWS::S3::Bucket")}
         functions = nodes.functions(overrides)
         lambda_env = _lambda_environment(functions)
         results_bucket = lambda_env["RESULTS_BUCKET"]
-        template_bucket = next((name for name, local in by_physical_name.items() if local == results_bucket), "")
-        details, coordinator_env, coordinator_command = _coordinator_region(
-            coordinator, lambda_env, moto_url, (template_bucket, results_bucket))
+        nodes_iam = StackIam(iam, PolicyResolver(nodes, overrides)).prepare()
+        # the coordinator stack's roles: the instance's (its profile is part of the launch template made in
+        # moto), then the launcher's (assumed by the coordinator Lambda), whose policy names what moto made
+        instance_role_id = coordinator_instance_role(coordinator)["Fn::GetAtt"][0]
+        iam.prepare([template_roles(PolicyResolver(coordinator, siblings=(nodes,)))[instance_role_id]])
+        details, coordinator_env, coordinator_command, ids = _coordinator_region(
+            coordinator, lambda_env, iam.client, results_bucket)
+        coordinator_iam = StackIam(iam, PolicyResolver(coordinator, ids, siblings=(nodes,)))
+        iam.prepare(r for r in coordinator_iam.roles.values() if r.arn == lambda_env["LAUNCHER_ROLE_ARN"])
+        image, log_options = coordinator_agent(coordinator)
+        agent_check = coordinator_iam.container_start_check(coordinator_instance_role(coordinator), image, log_options)
+        instance_role = coordinator_iam.role(coordinator_instance_role(coordinator))
 
         image_env = {k: v for k, v in environment_of_image(DOCKERFILE).items()
                      if k not in ("PATH", "AUTOMON_DATA_DIR", "RESULTS_DIR")}  # paths of the image
-        base_env = {**os.environ, **image_env, **FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": moto_url,
+        base_env = {**{k: v for k, v in os.environ.items() if k not in CALLER_ONLY}, **image_env,
+                    "AWS_ENDPOINT_URL": moto_url, "AWS_DEFAULT_REGION": nodes.region,
                     "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1", **sizes.environment()}
-        ec2 = boto3.client("ec2", endpoint_url=moto_url, region_name=lambda_env["COORDINATOR_REGION"])
-        with CoordinatorHosts(ec2, token_tag=details["token_tag"], setting_prefix=details["setting_tag_prefix"],
-                              static_env=coordinator_env, command=coordinator_command, base_env=base_env,
-                              workdir=workdir) as hosts:
+        with iam.enforce(), CoordinatorHosts(
+                iam.client("ec2", lambda_env["COORDINATOR_REGION"]), token_tag=details["token_tag"],
+                setting_prefix=details["setting_tag_prefix"], static_env=coordinator_env, command=coordinator_command,
+                base_env={**base_env, **iam.credentials(instance_role),
+                          "AWS_DEFAULT_REGION": lambda_env["COORDINATOR_REGION"]},
+                workdir=workdir, before_boot=lambda instance_id: agent_check(f"coordinator/{instance_id}")) as hosts:
 
             def network(env: dict[str, str]) -> dict[str, str]:
                 address = hosts.local_address(env.get("HOST", ""))
@@ -368,25 +448,33 @@ def run(
                 return {**env, "HOST": address[0], "PORT": str(address[1])}
 
             ecs = LocalEcs(
-                _task_definitions(nodes, overrides), entrypoint=ENTRYPOINT, base_environment=base_env,
-                log_dir=workdir / "tasks", environment_hook=network,
+                _task_definitions(nodes, overrides, nodes_iam), entrypoint=ENTRYPOINT, base_environment=base_env,
+                log_dir=workdir / "tasks", environment_hook=network, region=nodes.region, account=PLACEHOLDER_ACCOUNT,
                 task_directory=lambda task_id: {"RESULTS_DIR": str(workdir / "tasks" / task_id / "results")},
                 crash=(lambda task: task.environment.get("NODE_IDX") == str(crash_node)) if crash_node is not None
                 else None,
             )
-            integrations = Integrations().register_service(
-                "ecs:runTask", RunTaskSync(ecs, stop_abandoned=stop_abandoned_tasks))
-            for logical_id, fn in functions.items():
-                integrations.register_lambda(logical_id, load_handler(fn.handler_folder))
-            machine = LocalStateMachine(definition, integrations, name=machine_name, time_scale=time_scale)
+            integrations = Integrations(authorize=nodes_iam.state_machine_authorizer(machine_name)).register_service(
+                "ecs:runTask", RunTaskSync(ecs, stop_abandoned=stop_abandoned_tasks,
+                                           authorize=nodes_iam.ecs_authorizer(machine_name)))
 
             def progress(event) -> None:
                 if event.is_state_entered or event.type in ("MapIterationFailed", "ExecutionFailed"):
                     on_progress(f"{event.type} {event.state_name or ''}".strip())
 
+            def ecs_caller(headers, action: str, resource: str, context: dict) -> None:
+                iam.authorize_key(access_key_of(headers), action, resource, context)
+
             on_progress(f"executing {machine_name} from {cdk_out / (STACK + '.template.json')}")
             start = time.monotonic()
-            with EcsHttpServer(ecs) as ecs_server, environment({**lambda_env, "AWS_ENDPOINT_URL_ECS": ecs_server.url}):
+            with EcsHttpServer(ecs, authorize=ecs_caller) as ecs_server:
+                runtimes = {logical_id: nodes_iam.lambda_runtime(
+                    fn, endpoints={"AWS_ENDPOINT_URL": moto_url, "AWS_ENDPOINT_URL_ECS": ecs_server.url},
+                    log_dir=workdir / "lambda-logs", base_environment={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"})
+                    for logical_id, fn in functions.items()}
+                for logical_id, runtime in runtimes.items():  # localcloud.asl names functions by logical id
+                    integrations.register_lambda(logical_id, runtime)
+                machine = LocalStateMachine(definition, integrations, name=machine_name, time_scale=time_scale)
                 try:
                     result = machine.execute(request, name=execution, timeout=timeout_s, on_event=progress)
                 finally:
@@ -395,22 +483,36 @@ def run(
                     # what the workflow stopped gets its grace period to exit; then whatever is left is ours
                     deadline = time.monotonic() + ecs.stop_grace_s + 2
                     while time.monotonic() < deadline and (
-                            any(t.process.poll() is None and t.desired_status == "STOPPED" for t in ecs.tasks.values())
+                            any(t.process is not None and t.process.poll() is None and t.desired_status == "STOPPED"
+                                for t in ecs.tasks.values())
                             or any(h.process.poll() is None and h.ended_by for h in hosts.hosts.values())):
                         time.sleep(0.05)
                     alive = [t.arn for t in ecs.running_processes()]
                     alive += [h.instance_id for h in hosts.hosts.values() if h.process.poll() is None]
                     ecs.shutdown()
+                    for runtime in runtimes.values():
+                        runtime.close()
         results_dir = download_prefix(s3, results_bucket, f"{lambda_env['RESULTS_PREFIX']}{execution}/",
-                                workdir / "results")
+                                      workdir / "results")
     return AutomonRun(
-        experiment=EXPERIMENT, status=result.status, error=result.error, cause=result.cause, output=result.output, execution=execution,
-        elapsed_s=elapsed, results_dir=results_dir, states=result.states_entered(),
+        experiment=EXPERIMENT, status=result.status, error=result.error, cause=result.cause, output=result.output,
+        execution=execution, elapsed_s=elapsed, results_dir=results_dir, states=result.states_entered(),
         node_tasks=list(ecs.tasks.values()), coordinators=list(hosts.hosts.values()), alive_at_end=alive,
+        iam=iam.stats.summary(), denials=list(iam.denials),
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _create_bucket(s3, stack: SynthesizedStack, logical_id: str) -> str:
+    """The bucket in moto, under its physical name where the template gives one (the coordinator stack's
+    policy names the results bucket by it), else a local name."""
+    props = stack.resources[logical_id].get("Properties", {})
+    name = str(stack.resolve(props["BucketName"])) if "BucketName" in props else local_bucket_name(logical_id)
+    where = {} if stack.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": stack.region}}
+    s3.create_bucket(Bucket=name, **where)
+    return name
+
+
+def main(argv: list[str] | None = None, on_result: Callable[[AutomonRun], None] = lambda run: None) -> int:
     p = argparse.ArgumentParser(prog="python -m localcloud.automon", description=__doc__.split("\n")[0])
     p.add_argument("--cdk-out", type=Path, default=REPO_ROOT / "cdk.out", help="synthesized cloud assembly")
     p.add_argument("--input", type=json.loads, default=DEFAULT_INPUT, help="execution input (JSON)")
@@ -425,8 +527,14 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     result = run(a.cdk_out, execution_input=a.input, sizes=LocalSizes(a.iterations, a.window), workdir=a.workdir,
                  execution=a.execution, on_progress=lambda m: print(f"[automon] {m}", file=sys.stderr, flush=True))
+    on_result(result)
     print(f"[automon] {result.status} in {result.elapsed_s:.1f} s: {len(result.coordinators)} coordinator(s), "
           f"{len(result.node_tasks)} node task(s)", file=sys.stderr)
+    print(f"[automon] IAM: {result.iam.get('calls_evaluated', 0)} calls evaluated under the synthesized roles, "
+          f"{result.iam.get('distinct_role_action_pairs', 0)} distinct (role, action) pairs, "
+          f"{result.iam.get('denied', 0)} refused", file=sys.stderr)
+    for denial in result.denials:
+        print(f"[automon] AccessDenied {denial}", file=sys.stderr)
     if result.status != "SUCCEEDED":
         print(f"[automon] {result.error}: {result.cause}", file=sys.stderr)
     for summary in sorted(result.results_dir.glob("**/summary.json")):

@@ -257,7 +257,7 @@ def _one(functions: dict[str, FunctionSpec], folder: str) -> FunctionSpec:
     return found[0]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, on_result: Callable[[CosmicRun], None] = lambda run: None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["invoke"]:  # internal: one Lambda invocation in this process (see ProcessLambda)
         p = argparse.ArgumentParser(prog="python -m localcloud.cosmic invoke")
@@ -281,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sizes = LocalSizes(world_size=a.world_size, samples=a.samples)
     result = run(a.cdk_out, sizes=sizes, with_weights=not a.no_weights, workdir=a.workdir, on_progress=lambda m: print(f"[cosmicai] {m}", file=sys.stderr, flush=True))
+    on_result(result)
     print(f"[cosmicai] {result.status} in {result.elapsed_s:.1f} s; rendezvous pairs: "
           f"{result.rendezvous.get('pairs_completed')}", file=sys.stderr)
     print(f"[cosmicai] IAM: {result.iam.get('calls_evaluated')} calls evaluated under the synthesized roles, "

@@ -3,7 +3,8 @@
 For each stack: resources by type, outputs, and cdk-nag findings (unacknowledged, acknowledged).
 Then the state machines from cdk.out run on this machine, each through its runner's command line
 (localcloud/<experiment>.py, results under out/<experiment>-demo/): LSRTM-SGD (image, misfit curve and
-report), cosmic with 4 ranks, and one AutoMon centralization experiment.
+report), cosmic with 4 ranks, and one AutoMon centralization experiment, each printing its IAM counters
+(calls evaluated under the synthesized roles, distinct (role, action) pairs, refused), then their total.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from rich.table import Table  # noqa: E402
 import app as app_module  # noqa: E402
 from localcloud import automon, cosmic, lsrtm  # noqa: E402
 from localcloud.asl import state_machines_in_cdk_out  # noqa: E402
+from localcloud.runs import iam_total  # noqa: E402
 from stacks.config import ConfigError  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -82,11 +84,16 @@ def main() -> int:
     machines = state_machines_in_cdk_out(outdir)
     console.print(f"state machines: {', '.join(machines)}")
 
-    statuses = []
+    statuses, runs = [], []
     for runner, title in RUNNERS:
         console.rule(title)
         statuses.append(runner.main(["--cdk-out", str(outdir),
-                                     "--workdir", str(REPO_ROOT / "out" / f"{runner.EXPERIMENT}-demo")]))
+                                     "--workdir", str(REPO_ROOT / "out" / f"{runner.EXPERIMENT}-demo")],
+                                    on_result=runs.append))
+    total = iam_total(runs)
+    console.print(f"IAM, {len(runs)} workflows together: {total['calls_evaluated']} calls evaluated under the "
+                  f"synthesized roles, {total['distinct_role_action_pairs']} distinct (role, action) pairs, "
+                  f"{total['denied']} refused")
     console.print("next: `make test`; deploying needs an AWS account: see README, 'Deploying'.")
     return max(statuses)
 

@@ -336,7 +336,8 @@ def write_outputs(run: LsrtmRun, workdir: Path, settings: LocalSizes) -> dict[st
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, on_result: Callable[[LsrtmRun], None] = lambda run: None) -> int:
+    """The command line; `on_result` gets the run (make demo adds up the IAM counters)."""
     import argparse
 
     from rich.console import Console
@@ -353,10 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     nx, nz = (int(v) for v in args.shape.lower().split("x"))
     settings = LocalSizes(iterations=args.iterations, batchsize=args.batchsize, num_shots=args.shots,
                             step_length=args.step_length, shape=(nx, nz))
-    return _run_and_show(args.cdk_out, args.workdir, settings, Console())
+    return _run_and_show(args.cdk_out, args.workdir, settings, Console(), on_result)
 
 
-def _run_and_show(cdk_out: Path, workdir: Path, settings: LocalSizes, console) -> int:
+def _run_and_show(cdk_out: Path, workdir: Path, settings: LocalSizes, console,
+                  on_result: Callable[[LsrtmRun], None] = lambda run: None) -> int:
     """Run, show progress on one status line, print where the results are."""
     if not (cdk_out / f"{STACK}.template.json").exists():
         console.print(f"[red]{cdk_out} has no {STACK}: synthesize first (make synth)")
@@ -366,6 +368,7 @@ def _run_and_show(cdk_out: Path, workdir: Path, settings: LocalSizes, console) -
                   f"{os.cpu_count()} worker process(es) at a time")
     with console.status("starting") as status:
         result = run(cdk_out, workdir=workdir, sizes=settings, on_progress=lambda line: status.update(line))
+    on_result(result)
     paths = write_outputs(result, workdir, settings)
     colour = "green" if result.status == "SUCCEEDED" else "red"
     console.print(f"[{colour}]{result.status}[/] in {result.elapsed_s:.0f} s; {result.submitted_jobs} Batch jobs, "

@@ -39,6 +39,13 @@ class LocalRun:
         return self.status == "SUCCEEDED"
 
 
+def iam_total(runs: list[LocalRun]) -> dict:
+    """The IAM counters of several runs added up. Distinct (role, action) pairs add up too: each
+    experiment's roles are its own stack's."""
+    keys = ("calls_evaluated", "distinct_role_action_pairs", "denied")
+    return {key: sum(int(run.iam.get(key, 0)) for run in runs) for key in keys}
+
+
 def download_prefix(s3, bucket: str, prefix: str, target: Path) -> Path:
     """Copy every object under `prefix` into `target`, keeping the key below the prefix as the path."""
     target.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,13 @@ States.TaskFailed and the task as Cause when the container exited otherwise.
 
 What is emulated: one essential container per task, task states PROVISIONING -> RUNNING -> STOPPED, exit
 codes (a signal N reads as 128 + N, as Docker reports it), stop reasons and codes, StopTask as SIGTERM
-then SIGKILL after the grace period. Not emulated: networking (the caller maps addresses, see
-`environment_hook`), images, CPU/memory limits, capacity, IAM.
+then SIGKILL after the grace period. IAM: `permissions` lists what AWS authorizes for each request (the
+ecs:cluster condition key, each task ARN, iam:PassRole of the task and execution roles for RunTask);
+the HTTP server and RunTaskSync check them with their caller's role when given an `authorize`. A task
+runs with its task role's session (`TaskDefinitionSpec.role_environment`); `before_start` is the
+agent's work with the execution role (pulling the image, creating the log stream): when it is refused
+the task stops with TaskFailedToStart, as on AWS. Not emulated: networking (the caller maps addresses,
+see `environment_hook`), images, CPU/memory limits, capacity.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from localcloud.sfn.errors import TASK_FAILED, StatesError
 from localcloud.sfn.resources import TaskContext, sdk_metadata
 
 USER_STOP = "UserInitiated"
+FAILED_TO_START = "TaskFailedToStart"
 CONTAINER_EXITED = "EssentialContainerExited"
 EXITED_REASON = "Essential container in task exited"
 
@@ -48,6 +54,10 @@ class TaskDefinitionSpec:
     container: str  # the one container's name
     command: list[str]  # the container's command (appended to the image entrypoint)
     environment: dict[str, str]
+    task_role_arn: str | None = None
+    execution_role_arn: str | None = None
+    role_environment: dict[str, str] = field(default_factory=dict)  # the task role's session
+    before_start: Callable[[str], None] = lambda task_id: None  # the agent, with the execution role
 
 
 @dataclass
@@ -112,6 +122,34 @@ class LocalEcs:
         self.tasks: dict[str, LocalTask] = {}
         self._lock = threading.Lock()
         log_dir.mkdir(parents=True, exist_ok=True)
+
+    # --- IAM: what each request needs ---------------------------------------------------------------
+    def permissions(self, operation: str, request: dict) -> list[tuple[str, str, dict]]:
+        """(IAM action, resource, condition keys) AWS authorizes for one API request (camelCase)."""
+        cluster = {"ecs:cluster": self.cluster_arn(request.get("cluster", "default"))}
+        if operation == "run_task":
+            try:
+                definition = self._definition(request.get("taskDefinition", ""))
+            except EcsError:
+                return [("ecs:RunTask", str(request.get("taskDefinition")), cluster)]
+            needed = [("ecs:RunTask", definition.arn, cluster)]
+            passed = {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+            needed += [("iam:PassRole", arn, passed) for arn in (definition.task_role_arn, definition.execution_role_arn)
+                       if arn]
+            return needed
+        if operation == "list_tasks":
+            return [("ecs:ListTasks", "*", cluster)]
+        if operation == "describe_tasks":
+            return [("ecs:DescribeTasks", arn, cluster) for arn in request.get("tasks", [])]
+        if operation == "stop_task":
+            return [("ecs:StopTask", str(request.get("task")), cluster)]
+        return []
+
+    def cluster_arn(self, cluster: str) -> str:
+        """A cluster named by name or ARN, as its ARN."""
+        if cluster.startswith("arn:"):
+            return cluster
+        return f"arn:aws:ecs:{self.region}:{self.account}:cluster/{cluster}"
 
     # --- the API (boto3's camelCase request -> response) -----------------------------------------
     def run_task(self, request: dict) -> dict:
@@ -193,14 +231,21 @@ class LocalEcs:
             env.update({v["name"]: v["value"] for v in override.get("environment", [])})
             command = override.get("command", command)
         env.update(self.task_directory(task_id))
-        task = LocalTask(arn=arn, cluster=cluster, definition=definition, overrides=request.get("overrides", {}),
-                         started_by=request.get("startedBy"), environment=self.environment_hook(env),
+        task = LocalTask(arn=arn, cluster=self.cluster_arn(cluster), definition=definition,
+                         overrides=request.get("overrides", {}), started_by=request.get("startedBy"),
+                         environment=self.environment_hook(env),
                          log=self.log_dir / f"{definition.family}-{task_id[:8]}.log")
         with self._lock:
             self.tasks[arn] = task
+        try:
+            definition.before_start(task_id)
+        except ApiError as refused:  # the agent could not pull the image or create the log stream
+            self._failed_to_start(task, f"ResourceInitializationError: {refused}")
+            return task
         with open(task.log, "w") as log:
             task.process = subprocess.Popen(
-                [*self.entrypoint, *command], env={**self.base_environment, **task.environment},
+                [*self.entrypoint, *command],
+                env={**self.base_environment, **definition.role_environment, **task.environment},
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         task.last_status = "RUNNING"
@@ -208,6 +253,12 @@ class LocalEcs:
             task.process.kill()
         threading.Thread(target=self._watch, args=(task,), daemon=True).start()
         return task
+
+    def _failed_to_start(self, task: LocalTask, reason: str) -> None:
+        with self._lock:
+            task.last_status = task.desired_status = "STOPPED"
+            task.stop_code, task.stopped_reason = FAILED_TO_START, reason
+        task.stopped.set()
 
     def _watch(self, task: LocalTask) -> None:
         code = task.process.wait()
@@ -233,11 +284,15 @@ class EcsHttpServer(LocalApiServer):
     OPERATIONS = {"RunTask": "run_task", "ListTasks": "list_tasks", "DescribeTasks": "describe_tasks",
                   "StopTask": "stop_task"}
 
-    def __init__(self, ecs: LocalEcs) -> None:
+    def __init__(self, ecs: LocalEcs, authorize: Callable[[object, str, str, dict], None] | None = None) -> None:
+        """`authorize(headers, action, resource, context)` raises an ApiError for a caller who may not."""
         def dispatch(path: str, headers, body: dict) -> dict:
             name = headers.get("X-Amz-Target", "").removeprefix(self.TARGET_PREFIX)
             if name not in self.OPERATIONS:
                 raise EcsError("InvalidParameterException", f"operation {name!r} is not emulated")
+            if authorize is not None:
+                for action, resource, context in ecs.permissions(self.OPERATIONS[name], body):
+                    authorize(headers, action, resource, context)
             return getattr(ecs, self.OPERATIONS[name])(body)
 
         super().__init__(dispatch, "application/x-amz-json-1.1")
@@ -265,14 +320,22 @@ class RunTaskSync:
     """ecs:runTask (returns the RunTask response) and ecs:runTask.sync (returns the stopped task; a task whose
     container exited non-zero or that was stopped fails the state with States.TaskFailed, the task as Cause).
     `stop_abandoned`: stop the task when the state is abandoned (a Map sibling failed, a timeout), as Step
-    Functions does for .sync tasks; False leaves it running for the workflow's own clean-up to find."""
+    Functions does for .sync tasks; False leaves it running for the workflow's own clean-up to find.
+    `authorize(action, resource, context)`: the state machine role's check of what RunTask needs (raises
+    StatesError)."""
 
-    def __init__(self, ecs: LocalEcs, *, stop_abandoned: bool = True, poll_interval_s: float = 0.1) -> None:
+    def __init__(self, ecs: LocalEcs, *, stop_abandoned: bool = True, poll_interval_s: float = 0.1,
+                 authorize: Callable[[str, str, dict], None] | None = None) -> None:
         self.ecs, self.stop_abandoned, self.poll_interval_s = ecs, stop_abandoned, poll_interval_s
+        self.authorize = authorize
 
     def __call__(self, parameters: Any, context: TaskContext) -> Any:
+        request = _camel(parameters)
+        if self.authorize is not None:
+            for action, resource, keys in self.ecs.permissions("run_task", request):
+                self.authorize(action, resource, keys)
         try:
-            response = self.ecs.run_task(_camel(parameters))
+            response = self.ecs.run_task(request)
         except EcsError as exc:
             raise StatesError(f"ECS.{exc.code}", str(exc)) from exc
         if context.pattern != "sync":

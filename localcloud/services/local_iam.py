@@ -11,8 +11,11 @@ that runs under it, and one authorizer every local service asks before it acts.
   behalf (the state machine role invoking a function, the Lambda service writing a function's logs).
 - `enforce()`: while it is active moto checks every S3/SQS/STS/SSM/EC2 request against the same
   authorizer (INITIAL_NO_AUTH_ACTION_COUNT = 0 and moto's permission check routed here), so a handler's
-  own boto3 calls are allowed or refused by its role's policies. The runner itself signs as an IAM user
-  with an allow-all policy: the one principal outside the template (it plays the person at the console).
+  own boto3 calls are allowed or refused by its role's policies; EC2 and SSM requests are checked on the
+  resources and condition keys AWS uses (services/moto_requests.py). A session a role opens with
+  sts:AssumeRole of another prepared role (the AutoMon launcher role) is that role. The runner itself
+  signs as an IAM user with an allow-all policy: the one principal outside the template (it plays the
+  person at the console).
 
 Every evaluation of a template role is counted (`stats`): calls and distinct (role, action) pairs.
 """
@@ -33,6 +36,7 @@ from typing import Any
 from localcloud.asl import PLACEHOLDER_ACCOUNT
 from localcloud.services.api_server import ApiError
 from localcloud.services.iam_policy import denial_message, evaluate, unsupported_operators
+from localcloud.services.moto_requests import authorizations
 from localcloud.services.template_roles import RoleSpec
 
 RUNNER_USER = "local-runner"
@@ -76,6 +80,7 @@ class LocalIam:
         self.stats = IamStats()
         self.denials: list[str] = []
         self._by_key: dict[str, Principal] = {}
+        self._roles: dict[str, RoleSpec] = {}  # prepared roles by ARN
         self._credentials: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
         # set up before enforcement starts: the runner's own user (allow-all)
@@ -104,6 +109,7 @@ class LocalIam:
         for role in roles:
             if role.arn in self._credentials:
                 continue
+            self._roles[role.arn] = role
             if role.unexpanded:
                 raise NotImplementedError(f"role {role.name} carries managed policies this runner does not know: "
                                           f"{list(role.unexpanded)}")
@@ -131,7 +137,17 @@ class LocalIam:
         return self._credentials[role.arn]
 
     def principal_of_key(self, access_key_id: str) -> Principal | None:
-        return self._by_key.get(access_key_id)
+        """The role a key is a session of: one prepare() opened, or one a role opened in moto with
+        sts:AssumeRole (whose trust policy was checked then)."""
+        principal = self._by_key.get(access_key_id)
+        if principal is None:
+            from moto.sts.models import sts_backends
+
+            assumed = sts_backends[PLACEHOLDER_ACCOUNT]["aws"].get_assumed_role_from_access_key(access_key_id)
+            role = self._roles.get(assumed.role_arn) if assumed is not None else None
+            if role is not None:
+                principal = self._by_key.setdefault(access_key_id, Principal(role))
+        return principal
 
     # --- authorization -----------------------------------------------------------------------------
     def authorize(self, role: RoleSpec, action: str, resource: str | None,
@@ -158,7 +174,7 @@ class LocalIam:
         role's session is authorized by its policies; any other key is refused."""
         if access_key_id == self.runner_credentials["AWS_ACCESS_KEY_ID"]:
             return
-        principal = self._by_key.get(access_key_id)
+        principal = self.principal_of_key(access_key_id)
         if principal is None:
             raise ApiError("UnrecognizedClientException", f"The security token included in the request is invalid "
                                                            f"(access key {access_key_id!r} was not issued by this run)")
@@ -188,16 +204,19 @@ class LocalIam:
             settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = saved
 
     def _moto_check(self, request, resource: str, original) -> None:
-        principal = self._by_key.get(request._access_key._access_key_id)
+        principal = self.principal_of_key(request._access_key._access_key_id)
         if principal is None:
             return original(request, resource)  # the runner's user: moto evaluates its allow-all policy
         action = request._action
         if action == "sts:GetCallerIdentity":
             return None  # always allowed, as on AWS
         arn = None if resource in ("*", "arn:aws:s3:::*") else resource
+        checks = authorizations(request, action)
+        if checks is None:
+            checks = [(action, one, _moto_context(request, action)) for one in _per_object(request, action, arn)]
         try:
-            for one in _per_object(request, action, arn):
-                self.authorize(principal.role, action, one, _moto_context(request, action))
+            for one_action, one, context in checks:
+                self.authorize(principal.role, one_action, one, context)
         except AccessDenied as denied:
             raise _moto_error(request, str(denied)) from None
         if action == "sts:AssumeRole" and arn is not None:

@@ -3,8 +3,9 @@ machine runs as, and what AWS checks with that role on its behalf:
 
 - a Lambda function: its process gets the role's session; the Lambda service creates the environment's
   log stream and writes its events (logs:CreateLogStream, logs:PutLogEvents on the function's log group);
-- a state machine: each Task's service call (lambda:InvokeFunction, batch:SubmitJob, ecs:RunTask with
-  iam:PassRole of the task's roles, the .sync event rules, states:StartExecution for a Distributed Map);
+- a state machine: each Task's service call (lambda:InvokeFunction, batch:SubmitJob, the .sync event rules,
+  states:StartExecution for a Distributed Map); ecs:RunTask and iam:PassRole of the task's roles are
+  checked by the local ECS itself (services/ecs_emulator.py) with the role `ecs_authorizer` gives it;
 - an EventBridge rule invoking a function: an AWS::Lambda::Permission for events.amazonaws.com whose
   SourceArn is the rule (a resource policy, not a role);
 - a Batch job / ECS task: the job or task role's session for the process; the execution role pulls the
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from localcloud.asl import PLACEHOLDER_ACCOUNT, PLACEHOLDER_REGION
+from localcloud.asl import PLACEHOLDER_ACCOUNT
 from localcloud.services.lambda_runtime import FunctionRuntime, function_environment
 from localcloud.services.local_iam import AccessDenied, LocalIam
 from localcloud.services.template import FunctionSpec
@@ -27,9 +28,8 @@ from localcloud.sfn.errors import StatesError
 from localcloud.sfn.resources import function_name, parse_resource
 from localcloud.sfn.tokens import TaskTokenError, execution_of
 
-ECS_EVENTS_RULE = f"arn:aws:events:{PLACEHOLDER_REGION}:{PLACEHOLDER_ACCOUNT}:rule/StepFunctionsGetEventsForECSTaskRule"
-BATCH_EVENTS_RULE = (f"arn:aws:events:{PLACEHOLDER_REGION}:{PLACEHOLDER_ACCOUNT}:rule/"
-                     "StepFunctionsGetEventsForBatchJobsRule")
+ECS_EVENTS_RULE = "StepFunctionsGetEventsForECSTaskRule"  # the managed rules .sync tasks need, per region
+BATCH_EVENTS_RULE = "StepFunctionsGetEventsForBatchJobsRule"
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 
 
@@ -85,10 +85,10 @@ class StackIam:
         name = str(props.get("FunctionName", fn.logical_id))
         environment = function_environment(
             base_environment, {**fn.environment, **(extra_environment or {})}, self.iam.credentials(role),
-            function_name=name, region=PLACEHOLDER_REGION, endpoints=endpoints)
+            function_name=name, region=self.stack.region, endpoints=endpoints)
 
         def log_write(action: str):
-            return lambda stream: self.iam.authorize(role, action, log_stream_arn(group, stream),
+            return lambda stream: self.iam.authorize(role, action, log_stream_arn(group, stream, self.stack.region),
                                                      on_behalf="the Lambda service writing the function's logs")
 
         return FunctionRuntime(name=name, handler_folder=fn.handler_folder, environment=environment,
@@ -139,30 +139,39 @@ class StackIam:
             return [("lambda:InvokeFunction", resource_arn)]
         key = resource.key
         if key == "lambda:invoke":
-            return [("lambda:InvokeFunction", _function_arn(str(params.get("FunctionName", ""))))]
+            return [("lambda:InvokeFunction", self._function_arn(str(params.get("FunctionName", ""))))]
         if key == "batch:submitJob":
             needed = [("batch:SubmitJob", str(params.get("JobQueue"))), ("batch:SubmitJob", str(params.get("JobDefinition")))]
             if resource.pattern == "sync":
-                needed += [(a, BATCH_EVENTS_RULE) for a in ("events:PutTargets", "events:PutRule", "events:DescribeRule")]
+                needed += self._events_rule(BATCH_EVENTS_RULE)
             return needed
-        if key == "ecs:runTask":
-            definition = self._task_definition(str(params.get("TaskDefinition", "")))
-            needed = [("ecs:RunTask", self.resolver({"Ref": definition}))] if definition else [("ecs:RunTask", "*")]
-            props = self.stack.resources[definition]["Properties"] if definition else {}
-            needed += [("iam:PassRole", self.role(props[k]).arn) for k in ("TaskRoleArn", "ExecutionRoleArn") if k in props]
-            if resource.pattern == "sync":
-                needed += [(a, ECS_EVENTS_RULE) for a in ("events:PutTargets", "events:PutRule", "events:DescribeRule")]
-            return needed
+        if key == "ecs:runTask":  # RunTask and PassRole: the local ECS checks them (ecs_authorizer)
+            return self._events_rule(ECS_EVENTS_RULE) if resource.pattern == "sync" else []
         if key == "states:startExecution":
             return [("states:StartExecution", str(params.get("StateMachineArn")))]
         return [(f"{resource.service.split(':')[-1]}:{resource.action[:1].upper()}{resource.action[1:]}", "*")]
 
-    def _task_definition(self, reference: str) -> str | None:
-        family = reference.rsplit("/", 1)[-1].split(":")[0]
-        for logical_id, td in self.stack.of_type("AWS::ECS::TaskDefinition").items():
-            if family in (logical_id, td["Properties"].get("Family")):
-                return logical_id
-        return None
+    def ecs_authorizer(self, machine_name: str):
+        """For the local ECS's RunTask from a state machine: (action, resource, context) -> None, with the
+        state machine's role; a refusal fails the Task as Step Functions reports an ECS error."""
+        role = self.state_machine_role(machine_name)
+
+        def authorize(action: str, resource: str, context: Mapping[str, Any]) -> None:
+            try:
+                self.iam.authorize(role, action, resource, context, on_behalf="Step Functions")
+            except AccessDenied as denied:
+                raise StatesError("ECS.AccessDeniedException", str(denied)) from None
+
+        return authorize
+
+    def _events_rule(self, rule: str) -> list[tuple[str, str]]:
+        arn = f"arn:aws:events:{self.stack.region}:{PLACEHOLDER_ACCOUNT}:rule/{rule}"
+        return [(action, arn) for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule")]
+
+    def _function_arn(self, reference: str) -> str:
+        if reference.startswith("arn:"):
+            return reference
+        return f"arn:aws:lambda:{self.stack.region}:{PLACEHOLDER_ACCOUNT}:function:{function_name(reference)}"
 
     def callback_authorizer(self):
         """For the callback server: SendTask* is allowed by the caller's policies on the token's state machine."""
@@ -184,6 +193,7 @@ class StackIam:
         role = self.role(execution_role) if execution_role is not None else None
         image_uri = str(self.resolver(image)) if image is not None else ""
         group = str(self.resolver(log_options["awslogs-group"])) if log_options and "awslogs-group" in log_options else None
+        log_region = str(self.resolver((log_options or {}).get("awslogs-region", self.stack.region)))
 
         def check(stream: str) -> None:
             if role is None:
@@ -195,7 +205,7 @@ class StackIam:
                     self.iam.authorize(role, action, repository, on_behalf="the container agent pulling the image")
             if group:
                 for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-                    self.iam.authorize(role, action, log_stream_arn(group, stream),
+                    self.iam.authorize(role, action, log_stream_arn(group, stream, log_region),
                                        on_behalf="the container agent writing the log stream")
 
         return check
@@ -205,12 +215,6 @@ def access_key_of(headers: Mapping[str, str]) -> str:
     """The access key id in a SigV4 Authorization header ('' when unsigned)."""
     match = re.search(r"Credential=([^/,\s]+)/", headers.get("Authorization", "") or "")
     return match.group(1) if match else ""
-
-
-def _function_arn(reference: str) -> str:
-    if reference.startswith("arn:"):
-        return reference
-    return f"arn:aws:lambda:{PLACEHOLDER_REGION}:{PLACEHOLDER_ACCOUNT}:function:{function_name(reference)}"
 
 
 def _machine_of(execution_arn: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcloud.asl import resolve, state_machines
+from localcloud.asl import PLACEHOLDER_REGION, resolve, state_machines
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Image paths of container entrypoints -> the files of this repository they are built from.
@@ -27,6 +27,8 @@ class FunctionSpec:
 class SynthesizedStack:
     name: str
     template: dict
+    # the stack's region when it is deployed to one (its ARNs hard-code it), else the placeholder region
+    region: str = PLACEHOLDER_REGION
     resources: dict = field(init=False)
 
     def __post_init__(self) -> None:
@@ -34,7 +36,8 @@ class SynthesizedStack:
 
     @classmethod
     def load(cls, outdir: Path, stack: str) -> SynthesizedStack:
-        return cls(stack, json.loads((Path(outdir) / f"{stack}.template.json").read_text()))
+        template = json.loads((Path(outdir) / f"{stack}.template.json").read_text())
+        return cls(stack, template, stack_region(outdir, stack))
 
     def of_type(self, resource_type: str) -> dict[str, dict]:
         return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
@@ -57,7 +60,7 @@ class SynthesizedStack:
                 return [substitute(x) for x in v]
             return v
 
-        return resolve(substitute(value), self.resources)
+        return resolve(substitute(value), self.resources, self.region)
 
     def functions(self, overrides: dict[str, Any] | None = None) -> dict[str, FunctionSpec]:
         out = {}
@@ -75,7 +78,7 @@ class SynthesizedStack:
         names = {
             k: v["Properties"].get("StateMachineName", k) for k, v in self.of_type("AWS::StepFunctions::StateMachine").items()
         }
-        return {names[k]: definition for k, definition in state_machines(self.template).items()}
+        return {names[k]: definition for k, definition in state_machines(self.template, self.region).items()}
 
     def state_machine_ending(self, suffix: str) -> tuple[str, dict]:
         """(name, ASL) of the one state machine named `<prefix>-<suffix>` (the prefix is configurable)."""
@@ -101,6 +104,17 @@ class SynthesizedStack:
             targets = [t["Arn"]["Fn::GetAtt"][0] for t in props.get("Targets", []) if "Fn::GetAtt" in t["Arn"]]
             out.append((logical_id, self.resolve(props["EventPattern"], overrides), targets))
         return out
+
+
+def stack_region(outdir: Path, stack: str) -> str:
+    """The region of the stack's environment in the assembly's manifest (aws://<account>/<region>), or the
+    placeholder region for an environment-agnostic stack (or an assembly with no manifest)."""
+    manifest = Path(outdir) / "manifest.json"
+    if not manifest.exists():
+        return PLACEHOLDER_REGION
+    artifact = json.loads(manifest.read_text()).get("artifacts", {}).get(stack, {})
+    region = artifact.get("environment", "").rsplit("/", 1)[-1]
+    return PLACEHOLDER_REGION if region in ("", "unknown-region") else region
 
 
 def matches(pattern: Any, event: Any) -> bool:

@@ -1,6 +1,8 @@
 """The IAM roles of a synthesized template with their policies as synthesized, intrinsics resolved to the
 values the local run uses (local bucket names, moto's queue ARNs, the state machines' ARNs), so that a
-policy resource matches exactly what the local services name in a request.
+policy resource matches exactly what the local services name in a request. Everything resolves in the
+stack's own region (SynthesizedStack.region): a stack deployed to us-east-2 names us-east-2 in the ARNs it
+hard-codes and in those it builds from AWS::Region alike.
 
 A role's policies are its inline `Policies`, every AWS::IAM::Policy / ManagedPolicy that lists it, and the
 AWS managed policies this module knows (`MANAGED`); an unknown managed policy is kept by ARN in
@@ -22,6 +24,24 @@ MANAGED = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream",
                                                      "logs:PutLogEvents"], "Resource": "*"}],
+    },
+    # Session Manager on an instance (v2): the agent's calls, none of which a local run makes
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Resource": "*", "Action": [
+                "ssm:DescribeAssociation", "ssm:GetDeployablePatchSnapshotForInstance", "ssm:GetDocument",
+                "ssm:DescribeDocument", "ssm:GetManifest", "ssm:GetParameter", "ssm:GetParameters",
+                "ssm:ListAssociations", "ssm:ListInstanceAssociations", "ssm:PutInventory", "ssm:PutComplianceItems",
+                "ssm:PutConfigurePackageResult", "ssm:UpdateAssociationStatus", "ssm:UpdateInstanceAssociationStatus",
+                "ssm:UpdateInstanceInformation"]},
+            {"Effect": "Allow", "Resource": "*", "Action": [
+                "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel"]},
+            {"Effect": "Allow", "Resource": "*", "Action": [
+                "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
+                "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply"]},
+        ],
     },
 }
 
@@ -59,7 +79,7 @@ class PolicyResolver:
         self.stack, self.overrides, self.siblings = stack, dict(overrides or {}), siblings
         for logical_id, machine in stack.of_type("AWS::StepFunctions::StateMachine").items():
             name = machine["Properties"].get("StateMachineName", logical_id)
-            self.overrides.setdefault(logical_id, f"arn:aws:states:{PSEUDO_PARAMETERS['AWS::Region']}:"
+            self.overrides.setdefault(logical_id, f"arn:aws:states:{stack.region}:"
                                                   f"{PLACEHOLDER_ACCOUNT}:stateMachine:{name}")
 
     def __call__(self, value: Any) -> Any:
@@ -100,7 +120,7 @@ class PolicyResolver:
         if rtype == "AWS::IAM::Role" and attribute == "Arn":
             return role_arn(self.role_name(logical_id))
         if rtype == "AWS::Logs::LogGroup" and attribute == "Arn":
-            return log_group_arn(self.log_group_name(logical_id))
+            return log_group_arn(self.log_group_name(logical_id), self.stack.region)
         if rtype == "AWS::S3::Bucket" and attribute == "Arn" and logical_id in self.overrides:
             return f"arn:aws:s3:::{self.overrides[logical_id]}"  # the local bucket's name
         return None
@@ -116,6 +136,8 @@ class PolicyResolver:
             name = match.group(1)
             if name in variables:
                 return str(self(variables[name]))
+            if name == "AWS::Region":
+                return self.stack.region
             if name in PSEUDO_PARAMETERS:
                 return PSEUDO_PARAMETERS[name]
             if "." in name:

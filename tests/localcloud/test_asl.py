@@ -50,6 +50,24 @@ def test_pseudo_parameters_and_joins_resolve():
     assert resolve(value, resources) == "arn:aws:x/arn:aws:sqs:us-east-1:123456789012:Q"
 
 
+def test_a_stack_deployed_to_a_region_resolves_in_it_with_the_names_its_arns_carry():
+    resources = {"C": {"Type": "AWS::ECS::Cluster", "Properties": {"ClusterName": "nodes"}},
+                 "T": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"Family": "node"}},
+                 "P": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": "/x/details"}}}
+    value = [{"Fn::GetAtt": ["C", "Arn"]}, {"Ref": "T"}, {"Ref": "P"}, {"Ref": "AWS::Region"}]
+    assert resolve(value, resources, "us-east-2") == [
+        "arn:aws:ecs:us-east-2:123456789012:cluster/nodes",  # the task ARNs a policy names carry "nodes"
+        "arn:aws:ecs:us-east-2:123456789012:task-definition/node:1", "/x/details", "us-east-2"]
+
+
+def test_each_stack_takes_its_region_from_the_manifest(synthesized):
+    from localcloud.services.template import SynthesizedStack
+
+    assert SynthesizedStack.load(synthesized.outdir, "AutoMonNodesStack").region == "us-east-2"
+    assert SynthesizedStack.load(synthesized.outdir, "AutoMonCoordinatorStack").region == "us-west-2"
+    assert SynthesizedStack.load(synthesized.outdir, "BatchStack").region == "us-east-1"  # environment-agnostic
+
+
 def test_every_state_machine_the_app_synthesizes_is_valid(synthesized):
     machines = state_machines_in_cdk_out(synthesized.outdir)
     if not machines:

@@ -48,6 +48,10 @@ def test_centralization_runs_the_synthesized_definition_with_exact_traffic(cdk_o
 
     result = run(cdk_out, execution_input=CENTRALIZATION, sizes=SIZES, workdir=tmp_path, execution="e2e-ok")
     assert result.status == "SUCCEEDED", f"{result.error}: {result.cause}"
+    # every handler, task, the coordinator and the state machine's Tasks ran under the synthesized roles
+    print(f"AutoMon IAM: {result.iam}")
+    assert result.denials == [] and result.iam["denied"] == 0
+    assert result.iam["calls_evaluated"] > 0 and result.iam["distinct_role_action_pairs"] >= 30
     assert result.output["succeeded"] == 1 and result.output["failed"] == 0
     assert result.output["report_key"] == "results/e2e-ok/report.json"
     assert result.states.count("RunNode") == NODES and "ExperimentsFailed" not in result.states
@@ -112,6 +116,9 @@ def test_a_crashing_node_fails_its_item_stops_everything_and_fails_the_execution
     result = run(cdk_out, execution_input=CENTRALIZATION, sizes=SIZES, workdir=tmp_path, execution="e2e-crash",
                  crash_node=2, stop_abandoned_tasks=False)
     assert result.status == "FAILED" and result.error == "AutoMon.ExperimentsFailed"
+    # the clean-up's ListTasks / DescribeTasks / StopTask and the coordinator's termination were allowed
+    print(f"AutoMon IAM (crash): {result.iam}")
+    assert result.denials == []
     assert result.cause.startswith("1 of 1 experiment(s) failed; details in results/e2e-crash/report.json")
     assert "inner_product/centralization FAILED: States.TaskFailed" in result.cause
     assert "GatherResults" not in result.states
