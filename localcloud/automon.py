@@ -304,6 +304,20 @@ def default_input() -> dict:
     return dict(DEFAULT_INPUT)
 
 
+def check_input(cdk_out: Path, execution_input: dict) -> None:
+    """InvalidInput with automon_validate_input's message, before anything starts: the same plan() with the
+    settings the template gives that handler (node counts, error bounds, what the image holds)."""
+    from workloads.automon.plan import plan
+
+    stack = SynthesizedStack.load(cdk_out, STACK)
+    (validate,) = [f for f in stack.functions().values() if f.handler_folder == "automon_validate_input"]
+    env = validate.environment
+    plan(execution_input, execution="local-check", bucket=str(env["RESULTS_BUCKET"]),
+         results_prefix=env["RESULTS_PREFIX"], node_counts=json.loads(env["NODE_COUNTS"]),
+         error_bounds=json.loads(env["ERROR_BOUNDS"]), automon_in_image=env.get("AUTOMON_IN_IMAGE") == "1",
+         datasets_in_image=env.get("DATASETS_IN_IMAGE") == "1")
+
+
 def run(
     cdk_out: Path,
     *,
@@ -424,7 +438,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{a.cdk_out}/{stack}.template.json is missing: run `make synth` first", file=sys.stderr)
             return 2
     result = run(a.cdk_out, execution_input=a.input, sizes=LocalSizes(a.iterations, a.window), workdir=a.workdir,
-                 execution=a.execution, on_progress=lambda m: print(f"[automon] {m}", file=sys.stderr, flush=True))
+                 execution=a.execution, on_progress=progress)
+    show(result, a.workdir)
+    print(result.results_dir)
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def progress(message: str) -> None:
+    print(f"[automon] {message}", file=sys.stderr, flush=True)
+
+
+def show(result: AutomonRun, workdir: Path) -> None:
+    """What a person reads after a run, on stderr (stdout is left to the caller's result)."""
     print(f"[automon] {result.status} in {result.elapsed_s:.1f} s: {len(result.coordinators)} coordinator(s), "
           f"{len(result.node_tasks)} node task(s)", file=sys.stderr)
     if result.status != "SUCCEEDED":
@@ -433,9 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = json.loads(summary.read_text())
         print(f"[automon] {doc['key']}: {doc['status']}, coordinator received {doc['messages']['received']} "
               f"messages / {doc['bytes']['received']} bytes", file=sys.stderr)
-    print(f"[automon] logs: {a.workdir / 'tasks'} and {a.workdir / 'coordinators'}", file=sys.stderr)
-    print(result.results_dir)
-    return 0 if result.status == "SUCCEEDED" else 1
+    print(f"[automon] logs: {workdir / 'tasks'} and {workdir / 'coordinators'}", file=sys.stderr)
 
 
 if __name__ == "__main__":
