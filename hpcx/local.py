@@ -133,8 +133,9 @@ def automon(execution_input, iterations, window, workdir, cdk_out, as_json) -> N
 
     require_stacks(cdk_out, runner.STACK, runner.COORDINATOR_STACK)
     request = execution_input if execution_input is not None else runner.default_input()
-    _validate(runner.check_input, cdk_out, request)
-    result = runner.run(cdk_out, execution_input=request, sizes=runner.LocalSizes(iterations, window),
+    sizes = runner.LocalSizes(iterations, window)
+    _validate(runner.check_input, cdk_out, request, sizes)
+    result = runner.run(cdk_out, execution_input=request, sizes=sizes,
                         workdir=workdir, on_progress=runner.progress)
     runner.show(result, workdir)
     _finish(result, as_json)

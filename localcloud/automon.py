@@ -304,18 +304,30 @@ def default_input() -> dict:
     return dict(DEFAULT_INPUT)
 
 
-def check_input(cdk_out: Path, execution_input: dict) -> None:
+def check_input(cdk_out: Path, execution_input: dict, sizes: LocalSizes = LocalSizes()) -> None:
     """InvalidInput with automon_validate_input's message, before anything starts: the same plan() with the
-    settings the template gives that handler (node counts, error bounds, what the image holds)."""
-    from workloads.automon.plan import plan
+    settings the template gives that handler (node counts, error bounds, what the image holds); then each
+    item's node configuration with the local sizes, as every node process would check it at start (a
+    window the rounds cannot fill would otherwise start a coordinator and nodes that all exit 2)."""
+    from workloads.automon.config import RunConfig
+    from workloads.automon.plan import InvalidInput, plan
 
     stack = SynthesizedStack.load(cdk_out, STACK)
     (validate,) = [f for f in stack.functions().values() if f.handler_folder == "automon_validate_input"]
     env = validate.environment
-    plan(execution_input, execution="local-check", bucket=str(env["RESULTS_BUCKET"]),
-         results_prefix=env["RESULTS_PREFIX"], node_counts=json.loads(env["NODE_COUNTS"]),
-         error_bounds=json.loads(env["ERROR_BOUNDS"]), automon_in_image=env.get("AUTOMON_IN_IMAGE") == "1",
-         datasets_in_image=env.get("DATASETS_IN_IMAGE") == "1")
+    run = plan(execution_input, execution="local-check", bucket=str(env["RESULTS_BUCKET"]),
+               results_prefix=env["RESULTS_PREFIX"], node_counts=json.loads(env["NODE_COUNTS"]),
+               error_bounds=json.loads(env["ERROR_BOUNDS"]), automon_in_image=env.get("AUTOMON_IN_IMAGE") == "1",
+               datasets_in_image=env.get("DATASETS_IN_IMAGE") == "1")
+    for item in run["items"]:
+        try:
+            RunConfig.for_type(item["node_type"], algorithm=run["algorithm"], num_nodes=item["num_nodes"],
+                               error_bound=item["error_bound"], synthetic=item["env"]["SYNTHETIC"] == "1",
+                               iterations=sizes.iterations, window=sizes.window)
+        except ValueError as exc:
+            window = sizes.window or "the node type's"
+            raise InvalidInput(f"{item['key']}: {exc} (local sizes: iterations {sizes.iterations}, "
+                               f"window {window}; see --iterations and --window)") from None
 
 
 def run(

@@ -36,6 +36,8 @@ def no_runs(forbid):
     (["cosmic", "--input", '{"world_size": 2, "data_key": "inputs/other.pt"}'], "data_key 'inputs/other.pt'"),
     (["automon", "--input", '{"algorithm": "automon"}'], "needs the automon package in the image"),
     (["automon", "--input", '{"algorithm": "centralization", "node_types": ["nope"]}'], "are not deployed"),
+    # every node would exit 2 at start: refused here instead, before a coordinator or node starts
+    (["automon", "--iterations", "10"], "10 rounds cannot fill a window of 20"),
 ])
 def test_local_runs_check_the_input_with_the_state_machines_validator(hpcx, no_runs, cdk_out, tmp_path, args, message):
     result = hpcx("local", *args, "--cdk-out", cdk_out, "--workdir", str(tmp_path / "run"))
