@@ -12,14 +12,21 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 PY_STAMP   := $(VENV)/.requirements.stamp
+# the project itself (editable: hpcx, workloads, adapters), so that $(BIN)/hpcx exists; its stamp is per
+# checkout, since a venv shared by several checkouts must point at the one running make
+HPCX_STAMP := $(VENV)/.hpcx-$(shell printf %s "$(CURDIR)" | cksum | cut -d' ' -f1).stamp
+HPCX       := $(BIN)/hpcx
 NODE_STAMP := node_modules/.package-lock.stamp
-CDK        := $(BIN)/node node_modules/aws-cdk/bin/cdk
 STACK      ?=
+CONTEXT    ?=
 
 .PHONY: help install demo synth diff deploy test images lint bench clean
 
-help:  ## list the targets
+help:  ## list the targets, and the hpcx command behind them
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
+	@echo "Everything is also one command, from any folder: .venv/bin/hpcx --help (after make install)"
+	@echo "  hpcx demo | local lsrtm|cosmic|automon|ray | data synthetic|bp2004|cosmic | reproduce EXPERIMENT [--plan]"
+	@echo "  hpcx bench [NAME] | images | synth | diff [STACK] | deploy STACK [-c key=value ...]"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,27 +36,30 @@ $(PY_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }; test $${PIPESTATUS[0]} -eq 0
 	@touch $@
 
+$(HPCX_STAMP): pyproject.toml $(PY_STAMP)
+	@echo "installing this project (editable) for the hpcx command"
+	$(BIN)/python -m pip install --quiet --no-deps -e . 2>&1 | { grep -v "^WARNING: Location" || true; }; test $${PIPESTATUS[0]} -eq 0
+	@rm -f $(VENV)/.hpcx-*.stamp; touch $@
+
 $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 	@echo "installing the pinned aws-cdk CLI and asl-validator with npm ci"
 	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(PY_STAMP) $(NODE_STAMP)  ## create .venv and node_modules (skipped when up to date)
+install: $(PY_STAMP) $(HPCX_STAMP) $(NODE_STAMP)  ## create .venv, install hpcx and node_modules (skipped when up to date)
 
-synth: install  ## synthesize every stack into cdk.out
-	$(CDK) synth --quiet
+synth: install  ## synthesize every stack into cdk.out (hpcx synth; CONTEXT="-c key=value ...")
+	$(HPCX) synth $(CONTEXT)
 
 demo: install  ## synthesize every stack, summarize it, run the LSRTM-SGD, cosmicai and AutoMon workflows locally
-	$(BIN)/python -m localcloud.demo
+	$(HPCX) demo
 
-diff: install  ## cdk diff against the deployed stacks (needs AWS credentials)
-	$(BIN)/python -m tools.credentials
-	$(CDK) diff $(if $(STACK),$(STACK),--all)
+diff: install  ## cdk diff against the deployed stacks (needs AWS credentials; STACK=, CONTEXT=)
+	$(HPCX) diff $(STACK) $(CONTEXT)
 
-deploy: install  ## cdk deploy STACK=<name> (needs AWS credentials and a bootstrapped account)
-	@if [ -z "$(STACK)" ]; then echo "usage: make deploy STACK=BatchStack  (see README: Deploying)"; exit 2; fi
-	$(BIN)/python -m tools.credentials
-	$(CDK) deploy $(STACK)
+deploy: install  ## cdk deploy STACK=<name> [CONTEXT="-c prefix=lab2"] (needs AWS credentials, a bootstrapped account)
+	@if [ -z "$(STACK)" ]; then echo "usage: make deploy STACK=BatchStack [CONTEXT=\"-c prefix=lab2\"]  (see README: Deploying)"; exit 2; fi
+	$(HPCX) deploy $(STACK) $(CONTEXT)
 
 lint: install  ## ruff on the Python tree
 	$(BIN)/ruff check .
@@ -59,10 +69,10 @@ test: install  ## lint, then the whole test suite
 	$(BIN)/python -m pytest
 
 images: synth  ## build the five images from cdk.out's contexts, run each one's entrypoint for real (slow)
-	$(BIN)/python -m tools.images
+	$(HPCX) images
 
 bench: install  ## run every benchmark in benchmarks/ (slow; prints one JSON line each)
-	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	$(HPCX) bench
 
 clean:  ## remove build outputs (keeps .venv and node_modules)
 	rm -rf cdk.out .pytest_cache

@@ -380,6 +380,32 @@ def default_input() -> dict:
     return dict(DEFAULT_INPUT)
 
 
+def check_input(cdk_out: Path, execution_input: dict, sizes: LocalSizes = LocalSizes()) -> None:
+    """InvalidInput with automon_validate_input's message, before anything starts: the same plan() with the
+    settings the template gives that handler (node counts, error bounds, what the image holds); then each
+    item's node configuration with the local sizes, as every node process would check it at start (a
+    window the rounds cannot fill would otherwise start a coordinator and nodes that all exit 2)."""
+    from workloads.automon.config import RunConfig
+    from workloads.automon.plan import InvalidInput, plan
+
+    stack = SynthesizedStack.load(cdk_out, STACK)
+    (validate,) = [f for f in stack.functions().values() if f.handler_folder == "automon_validate_input"]
+    env = validate.environment
+    run = plan(execution_input, execution="local-check", bucket=str(env["RESULTS_BUCKET"]),
+               results_prefix=env["RESULTS_PREFIX"], node_counts=json.loads(env["NODE_COUNTS"]),
+               error_bounds=json.loads(env["ERROR_BOUNDS"]), automon_in_image=env.get("AUTOMON_IN_IMAGE") == "1",
+               datasets_in_image=env.get("DATASETS_IN_IMAGE") == "1")
+    for item in run["items"]:
+        try:
+            RunConfig.for_type(item["node_type"], algorithm=run["algorithm"], num_nodes=item["num_nodes"],
+                               error_bound=item["error_bound"], synthetic=item["env"]["SYNTHETIC"] == "1",
+                               iterations=sizes.iterations, window=sizes.window)
+        except ValueError as exc:
+            window = sizes.window or "the node type's"
+            raise InvalidInput(f"{item['key']}: {exc} (local sizes: iterations {sizes.iterations}, "
+                               f"window {window}; see --iterations and --window)") from None
+
+
 def run(
     cdk_out: Path,
     *,
@@ -526,8 +552,19 @@ def main(argv: list[str] | None = None, on_result: Callable[[AutomonRun], None] 
             print(f"{a.cdk_out}/{stack}.template.json is missing: run `make synth` first", file=sys.stderr)
             return 2
     result = run(a.cdk_out, execution_input=a.input, sizes=LocalSizes(a.iterations, a.window), workdir=a.workdir,
-                 execution=a.execution, on_progress=lambda m: print(f"[automon] {m}", file=sys.stderr, flush=True))
+                 execution=a.execution, on_progress=progress)
     on_result(result)
+    show(result, a.workdir)
+    print(result.results_dir)
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def progress(message: str) -> None:
+    print(f"[automon] {message}", file=sys.stderr, flush=True)
+
+
+def show(result: AutomonRun, workdir: Path) -> None:
+    """What a person reads after a run, on stderr (stdout is left to the caller's result)."""
     print(f"[automon] {result.status} in {result.elapsed_s:.1f} s: {len(result.coordinators)} coordinator(s), "
           f"{len(result.node_tasks)} node task(s)", file=sys.stderr)
     print(f"[automon] IAM: {result.iam.get('calls_evaluated', 0)} calls evaluated under the synthesized roles, "
@@ -541,9 +578,7 @@ def main(argv: list[str] | None = None, on_result: Callable[[AutomonRun], None] 
         doc = json.loads(summary.read_text())
         print(f"[automon] {doc['key']}: {doc['status']}, coordinator received {doc['messages']['received']} "
               f"messages / {doc['bytes']['received']} bytes", file=sys.stderr)
-    print(f"[automon] logs: {a.workdir / 'tasks'} and {a.workdir / 'coordinators'}", file=sys.stderr)
-    print(result.results_dir)
-    return 0 if result.status == "SUCCEEDED" else 1
+    print(f"[automon] logs: {workdir / 'tasks'} and {workdir / 'coordinators'}", file=sys.stderr)
 
 
 if __name__ == "__main__":

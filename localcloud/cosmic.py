@@ -155,6 +155,22 @@ def default_input(sizes: LocalSizes = LocalSizes(), with_weights: bool = True) -
     return request
 
 
+def check_input(cdk_out: Path, execution_input: dict, with_weights: bool = True) -> None:
+    """InvalidInput with cosmic_validate_input's message, before anything starts: the same plan() with the
+    template's deployment settings, and the handler's object check against what this runner uploads."""
+    from workloads.cosmic.job import Deployment, InvalidInput, plan
+
+    stack = SynthesizedStack.load(cdk_out, STACK)
+    validate = _one(stack.functions(), "cosmic_validate_input")
+    job = plan(execution_input, execution="local-check", deployment=Deployment.from_env(validate.environment))["job"]
+    uploaded = {"data_key": DATA_KEY, "weights_key": WEIGHTS_KEY if with_weights else None}
+    missing = [f"{field} {job[field]!r}" for field in ("data_key", "weights_key", "script_key")
+               if job[field] and job[field] != uploaded.get(field)]
+    if missing:
+        raise InvalidInput(f"no such object in the local buckets: {', '.join(missing)}; the local run uploads "
+                           f"data_key {DATA_KEY!r}" + (f" and weights_key {WEIGHTS_KEY!r}" if with_weights else ""))
+
+
 def run(
     cdk_out: Path,
     *,
@@ -280,8 +296,21 @@ def main(argv: list[str] | None = None, on_result: Callable[[CosmicRun], None] =
         print(f"{a.cdk_out}/{STACK}.template.json is missing: run `make synth` first", file=sys.stderr)
         return 2
     sizes = LocalSizes(world_size=a.world_size, samples=a.samples)
-    result = run(a.cdk_out, sizes=sizes, with_weights=not a.no_weights, workdir=a.workdir, on_progress=lambda m: print(f"[cosmicai] {m}", file=sys.stderr, flush=True))
+    result = run(a.cdk_out, sizes=sizes, with_weights=not a.no_weights, workdir=a.workdir, on_progress=progress)
     on_result(result)
+    show(result)
+    if result.status != "SUCCEEDED":
+        return 1
+    print(result.results_dir / "summary.json")
+    return 0
+
+
+def progress(message: str) -> None:
+    print(f"[cosmicai] {message}", file=sys.stderr, flush=True)
+
+
+def show(result: CosmicRun) -> None:
+    """What a person reads after a run, on stderr (stdout is left to the caller's result)."""
     print(f"[cosmicai] {result.status} in {result.elapsed_s:.1f} s; rendezvous pairs: "
           f"{result.rendezvous.get('pairs_completed')}", file=sys.stderr)
     print(f"[cosmicai] IAM: {result.iam.get('calls_evaluated')} calls evaluated under the synthesized roles, "
@@ -291,11 +320,9 @@ def main(argv: list[str] | None = None, on_result: Callable[[CosmicRun], None] =
         print(f"[cosmicai] AccessDenied {denial}", file=sys.stderr)
     if result.status != "SUCCEEDED":
         print(f"[cosmicai] {result.error}: {result.cause}", file=sys.stderr)
-        return 1
+        return
     metrics = result.output.get("metrics", {})
     print("[cosmicai] " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if v is not None), file=sys.stderr)
-    print(result.results_dir / "summary.json")
-    return 0
 
 
 if __name__ == "__main__":

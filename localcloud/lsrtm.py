@@ -191,6 +191,32 @@ def default_input(settings: LocalSizes = LocalSizes()) -> dict:
     }
 
 
+def check_input(cdk_out: Path, execution_input: dict, sizes: LocalSizes = LocalSizes()) -> None:
+    """InvalidInput with lsrtm_validate_input's message, before any shot is modelled: the same schema and
+    job-fit checks with the template's JOB_LIMITS, and the handler's object check against the objects this
+    runner will upload (the local bucket is empty until then)."""
+    from workloads.common.execution_input import echo
+    from workloads.lsrtm.params import DataInput, InvalidInput, RunParameters, check_job_fits
+
+    params = RunParameters.parse(execution_input)
+    if params.bucket is not None:
+        raise InvalidInput(f"bucket: {echo(params.bucket)} is not the local run's data bucket; leave bucket out")
+    stack = SynthesizedStack.load(cdk_out, STACK)
+    (validator,) = [f for f in stack.functions().values() if f.handler_folder == "lsrtm_validate_input"]
+    check_job_fits(params.job, json.loads(validator.environment["JOB_LIMITS"])["array"], multi_node=False,
+                   memory_budget_mib=params.physics.memory_budget_mib)
+    sections = input_sections(DATA_PREFIX, synthetic_files(Path("dataset"), sizes.num_shots))
+    uploaded = {sections["model"]["key"], sections["model"]["water_key"]}
+    uploaded |= {DataInput(**sections["data"]).key(i) for i in range(sizes.num_shots)}
+    last = params.data.num_shots - 1
+    required = {"model.key": params.model.key, "model.water_key": params.model.water_key,
+                "data (first shot)": params.data.key(0), f"data (shot {last})": params.data.key(last)}
+    missing = [f"{field} {key!r}" for field, key in required.items() if key is not None and key not in uploaded]
+    if missing:
+        raise InvalidInput(f"no such object in the local data bucket: {', '.join(missing)}; the local run uploads "
+                           f"{sizes.num_shots} synthetic shots under {DATA_PREFIX} (more with --shots)")
+
+
 def run(
     cdk_out: Path,
     *,
@@ -354,21 +380,23 @@ def main(argv: list[str] | None = None, on_result: Callable[[LsrtmRun], None] = 
     nx, nz = (int(v) for v in args.shape.lower().split("x"))
     settings = LocalSizes(iterations=args.iterations, batchsize=args.batchsize, num_shots=args.shots,
                             step_length=args.step_length, shape=(nx, nz))
-    return _run_and_show(args.cdk_out, args.workdir, settings, Console(), on_result)
-
-
-def _run_and_show(cdk_out: Path, workdir: Path, settings: LocalSizes, console,
-                  on_result: Callable[[LsrtmRun], None] = lambda run: None) -> int:
-    """Run, show progress on one status line, print where the results are."""
-    if not (cdk_out / f"{STACK}.template.json").exists():
-        console.print(f"[red]{cdk_out} has no {STACK}: synthesize first (make synth)")
+    if not (args.cdk_out / f"{STACK}.template.json").exists():
+        print(f"{args.cdk_out} has no {STACK}: synthesize first (hpcx synth)", file=sys.stderr)
         return 2
+    result = run_and_show(args.cdk_out, args.workdir, settings, Console())
+    on_result(result)
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def run_and_show(cdk_out: Path, workdir: Path, settings: LocalSizes, console,
+                 execution_input: dict | None = None) -> LsrtmRun:
+    """Run, show progress on one status line, print where the results are (on `console`)."""
     console.print(f"LSRTM-SGD locally: {settings.num_shots} shots, {settings.iterations} iterations of "
                   f"{settings.batchsize}, model {settings.shape[0]}x{settings.shape[1]}, "
                   f"{os.cpu_count()} worker process(es) at a time")
     with console.status("starting") as status:
-        result = run(cdk_out, workdir=workdir, sizes=settings, on_progress=lambda line: status.update(line))
-    on_result(result)
+        result = run(cdk_out, workdir=workdir, sizes=settings, execution_input=execution_input,
+                     on_progress=lambda line: status.update(line))
     paths = write_outputs(result, workdir, settings)
     colour = "green" if result.status == "SUCCEEDED" else "red"
     console.print(f"[{colour}]{result.status}[/] in {result.elapsed_s:.0f} s; {result.submitted_jobs} Batch jobs, "
@@ -385,7 +413,7 @@ def _run_and_show(cdk_out: Path, workdir: Path, settings: LocalSizes, console,
         console.print("misfit per iteration: " + ", ".join(f"{m:.4g}" for m in misfits))
     for what, path in paths.items():
         console.print(f"{what}: {path}")
-    return 0 if result.status == "SUCCEEDED" else 1
+    return result
 
 
 if __name__ == "__main__":

@@ -23,13 +23,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from botocore.exceptions import NoCredentialsError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from reproduce import plans as P
 from reproduce.outputs import DEFAULT_STACK, DeploymentError, read_deployment
 
-DEFAULT_RESULTS = Path("out/experiments")
+DEFAULT_RESULTS = P.REPO_ROOT / "out" / "experiments"  # under the repository, whatever the working directory
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -134,11 +134,16 @@ def parameters(args: argparse.Namespace):
         raise P.PlanError(f"invalid {args.command} parameters: {problems}") from None
 
 
-def main(argv: list[str] | None = None, session=None) -> int:
+def main(argv: list[str] | None = None, session=None, confirm=None) -> int:
+    """`confirm(plans, deployment) -> bool`, when given, is asked before anything is submitted (hpcx asks
+    the user when the estimated cost is above its threshold); False submits nothing."""
+    from reproduce.runner import RunFailed
+    from tools.aws_errors import explain
+
     args = _parser().parse_args(argv)
     try:
         if args.command in EXPERIMENTS:
-            return _launch(args, session)
+            return _launch(args, session, confirm)
         if args.command == "collect":
             return _collect(args, session)
         if args.command == "spot":
@@ -147,11 +152,16 @@ def main(argv: list[str] | None = None, session=None) -> int:
     except (P.PlanError, DeploymentError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (NoRegionError, NoCredentialsError) as exc:  # the stack's outputs are read even for --dry-run
-        print(f"error: {exc} The launchers read the deployed BatchStack's outputs: configure a profile "
-              "(`aws configure sso`, export AWS_PROFILE) or pass --region. `figures` needs no account.",
-              file=sys.stderr)
+    except (BotoCoreError, ClientError) as exc:  # the stack's outputs are read even for --dry-run
+        line = explain(exc, region_option=True, region_given=getattr(args, "region", None) is not None)
+        if line is None:
+            raise
+        print(f"error: {line}. (`figures` and `hpcx reproduce ... --plan` need no account.)", file=sys.stderr)
         return 2
+    except RunFailed as exc:  # runs already collected are kept: the same command skips them
+        print(f"error: {exc}. Runs finished so far are saved in {args.results}; run the same command again to "
+              "resume (finished runs are skipped)", file=sys.stderr)
+        return 1
 
 
 def _session(args, session):
@@ -162,7 +172,7 @@ def _session(args, session):
     return boto3.Session(region_name=args.region)
 
 
-def _launch(args: argparse.Namespace, session) -> int:
+def _launch(args: argparse.Namespace, session, confirm=None) -> int:
     params = parameters(args)  # before any AWS call: bad input fails here
     session = _session(args, session)
     deployment = read_deployment(args.stack, session.client("cloudformation"), session.client("batch"))
@@ -181,6 +191,9 @@ def _launch(args: argparse.Namespace, session) -> int:
                 print(json.dumps({"terminations": [f.__dict__ for f in failures[p.run_id]]}, default=str))
         print(f"dry run: {len(plans)} run(s) planned, nothing submitted", file=sys.stderr)
         return 0
+    if confirm is not None and not confirm(plans, deployment):
+        print("nothing submitted", file=sys.stderr)
+        return 1
     from reproduce.runner import Clients, Runner
 
     with _progress() as progress:
