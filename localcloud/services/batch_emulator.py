@@ -25,6 +25,7 @@ from pathlib import Path
 from localcloud.services.api_server import ApiError, LocalApiServer
 
 HOST_TERMINATED = "Host EC2 (instance i-0local) terminated."
+SHUT_DOWN = "emulator shut down"
 
 
 @dataclass
@@ -102,6 +103,7 @@ class LocalBatch:
         self.jobs: dict[str, Job] = {}
         self.kill_first_attempt_of: set[tuple[str, int | None]] = set()  # (job name prefix, index)
         self._lock = threading.Lock()
+        self._closing = False  # set by shutdown(): the children it kills did not fail
 
     # --- API ----------------------------------------------------------------------------------------
     def submit_job(self, request: dict) -> dict:
@@ -170,8 +172,12 @@ class LocalBatch:
         return [("batch:DescribeJobs", "*", {})]
 
     def shutdown(self) -> None:
+        """Stop every child still running. A run ends once its results are in, when a worker may still be
+        exiting: that kill is the emulator's own, so it emits no failure event (a failed-job handler would
+        log a false ERROR for a run that succeeded) and reports no failure."""
+        self._closing = True
         for job in list(self.jobs.values()):
-            self.terminate_job({"jobId": job.job_id, "reason": "emulator shut down"})
+            self.terminate_job({"jobId": job.job_id, "reason": SHUT_DOWN})
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     def wait_idle(self, timeout_s: float) -> bool:
@@ -201,6 +207,8 @@ class LocalBatch:
                 break
             self.on_progress("retrying", job, child)
         child.status = "FAILED"
+        if self._closing and job.terminated:
+            return  # killed by shutdown(): see there
         self.on_progress("failed", job, child)
         self.on_event(self._state_change_event(job, child))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+import time
 
 import boto3
 import pytest
@@ -81,3 +82,28 @@ def test_bad_requests_get_batch_style_errors(batch):
         client.submit_job(jobName="x", jobQueue="arn:aws:batch:us-east-1:123456789012:job-queue/nope", jobDefinition=JOB_DEF)
     with pytest.raises(ClientError, match="not emulated"):
         client.submit_job(jobName="x", jobQueue=QUEUE, jobDefinition=JOB_DEF, nodeOverrides={"numNodes": 2})
+
+
+def test_children_still_running_at_shutdown_end_quietly_without_a_failure_event(batch):
+    """A finished run stops the emulator while a worker may still be exiting: that is no job failure."""
+    local, client, events, tmp = batch
+    progress: list[str] = []
+    local.on_progress = lambda what, job, child: progress.append(what)
+    job = client.submit_job(jobName="grad-it4", jobQueue=QUEUE, jobDefinition=JOB_DEF,
+                            containerOverrides={"environment": [{"name": "SLEEP", "value": "30"}]})
+    deadline = time.monotonic() + 30
+    while local.jobs[job["jobId"]].children[0].process is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    local.shutdown()
+    assert events == [] and "failed" not in progress
+    assert local.jobs[job["jobId"]].children[0].status_reason == "emulator shut down"
+
+
+def test_a_job_terminated_through_the_api_still_emits_the_failure_event(batch):
+    local, client, events, tmp = batch
+    job = client.submit_job(jobName="grad-it5", jobQueue=QUEUE, jobDefinition=JOB_DEF,
+                            containerOverrides={"environment": [{"name": "SLEEP", "value": "30"}]})
+    client.terminate_job(jobId=job["jobId"], reason="cancelled by the run")
+    assert local.wait_idle(30)
+    (event,) = events
+    assert event["detail"]["statusReason"] == "cancelled by the run"
