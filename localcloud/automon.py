@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcloud.runs import LocalRun, download_prefix
+from localcloud.runs import LocalRun, download_prefix, failure_line
 from localcloud.services.api_server import ApiError
 from localcloud.services.ecs_emulator import (
     EcsHttpServer,
@@ -573,7 +573,7 @@ def show(result: AutomonRun, workdir: Path) -> None:
     for denial in result.denials:
         print(f"[automon] AccessDenied {denial}", file=sys.stderr)
     if result.status != "SUCCEEDED":
-        print(f"[automon] {result.error}: {result.cause}", file=sys.stderr)
+        print(f"[automon] {failure_line(result, workdir)}", file=sys.stderr)
     for summary in sorted(result.results_dir.glob("**/summary.json")):
         doc = json.loads(summary.read_text())
         print(f"[automon] {doc['key']}: {doc['status']}, coordinator received {doc['messages']['received']} "

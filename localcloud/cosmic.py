@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.lambdas import load_handler
-from localcloud.runs import LocalRun, download_prefix
+from localcloud.runs import LocalRun, download_prefix, failure_line
 from localcloud.services.environment import local_bucket_name
 from localcloud.services.lambda_runtime import FunctionErrors, FunctionRuntime, function_environment
 from localcloud.services.local_iam import LocalIam
@@ -319,7 +319,7 @@ def show(result: CosmicRun) -> None:
     for denial in result.denials:
         print(f"[cosmicai] AccessDenied {denial}", file=sys.stderr)
     if result.status != "SUCCEEDED":
-        print(f"[cosmicai] {result.error}: {result.cause}", file=sys.stderr)
+        print(f"[cosmicai] {failure_line(result, result.results_dir.parent)}", file=sys.stderr)
         return
     metrics = result.output.get("metrics", {})
     print("[cosmicai] " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if v is not None), file=sys.stderr)

@@ -21,7 +21,7 @@ from pathlib import Path
 import boto3
 import numpy as np
 
-from localcloud.runs import LocalRun
+from localcloud.runs import LocalRun, failure_line
 from localcloud.services.batch_emulator import JobDefinitionSpec, LocalBatch
 from localcloud.services.environment import environment, local_bucket_name
 from localcloud.services.event_sources import SqsEventSource
@@ -407,7 +407,7 @@ def run_and_show(cdk_out: Path, workdir: Path, settings: LocalSizes, console,
     for denial in result.denials:
         console.print(f"[red]AccessDenied[/] {denial}")
     if result.status != "SUCCEEDED":
-        console.print(f"{result.error}: {result.cause}")
+        console.print(failure_line(result, workdir), markup=False, highlight=False)
     misfits = [e["misfit"] for e in (result.report or {}).get("iterations", [])]
     if misfits:
         console.print("misfit per iteration: " + ", ".join(f"{m:.4g}" for m in misfits))

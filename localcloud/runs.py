@@ -13,6 +13,7 @@ Each experiment's runner (localcloud.lsrtm, .cosmic, .automon) has the same inte
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,3 +56,32 @@ def download_prefix(s3, bucket: str, prefix: str, target: Path) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             s3.download_file(bucket, obj["Key"], str(path))
     return target
+
+
+ERROR_FILE = "error.json"
+
+
+def failure_line(run: LocalRun, workdir: Path) -> str:
+    """A failed run as one line a person reads: the error and the function's message.
+
+    A Lambda task's cause is the runtime's error blob ({"errorMessage", "errorType", "stackTrace"}); its
+    stack trace tells a person nothing they can act on, so the whole blob goes to <workdir>/error.json
+    and the line names that file. Any other cause (a Batch job's reason, a state's own error) is a
+    sentence already and is printed as it is.
+    """
+    blob = _lambda_error(run.cause)
+    if blob is None:
+        return f"{run.error}: {run.cause}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / ERROR_FILE
+    path.write_text(json.dumps({"error": run.error, "cause": blob}, indent=2))
+    message = " ".join(str(blob.get("errorMessage", "")).split())  # a validator's list: still one line
+    return f"{blob.get('errorType') or run.error}: {message} (details: {path})"
+
+
+def _lambda_error(cause: str | None) -> dict | None:
+    try:
+        blob = json.loads(cause or "")
+    except ValueError:
+        return None
+    return blob if isinstance(blob, dict) and "errorMessage" in blob else None
