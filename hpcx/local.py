@@ -36,7 +36,7 @@ def summary(run) -> dict:
 
     shared = {f.name for f in dataclasses.fields(LocalRun)}
     out = {name: getattr(run, name) for name in shared}
-    for name in ("submitted_jobs", "reducer_invocations", "retried_children", "report", "rendezvous", "alive_at_end"):
+    for name in ("submitted_jobs", "reducer_invocations", "retried_children", "report", "rendezvous", "weights", "alive_at_end"):
         if hasattr(run, name):
             out[name] = getattr(run, name)
     out["succeeded"] = run.succeeded

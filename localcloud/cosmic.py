@@ -63,6 +63,23 @@ class Invocation:
 class CosmicRun(LocalRun):
     invocations: list[Invocation] = field(default_factory=list)  # one per executor (rank) invocation
     rendezvous: dict = field(default_factory=dict)  # the server's counters after the run
+    weights: str | None = None  # what the metrics were computed with (weights_label); None: no inference
+
+
+RANDOM_WEIGHTS = "the metrics measure no trained model"
+
+
+def weights_label(record: str | None, runner_state_dict: bool) -> str | None:
+    """What the ranks' "weights" record means for the metrics. Without a state_dict the model is a seeded
+    random initialisation, and the state_dict this runner uploads is one too (seed 1): an r2 of -1.4 from
+    either says nothing about AstroMAE, and a person must not read it as if it did."""
+    if record is None:
+        return None
+    if record.startswith("random-init"):
+        return f"random weights ({record}, no state_dict): {RANDOM_WEIGHTS}"
+    if runner_state_dict:
+        return f"random weights (the local runner's seed-1 state_dict): {RANDOM_WEIGHTS}"
+    return record
 
 
 @dataclass(frozen=True)
@@ -259,10 +276,14 @@ def run(
         elapsed = time.monotonic() - start
         results_dir = download_prefix(s3, results_bucket, f"runs/{execution}/", workdir / "results")
         counters = dict(vars(rendezvous.server.counters))
+    combined = results_dir / "combined.json"
+    record = json.loads(combined.read_text()).get("weights") if combined.exists() else None
+    runner_state_dict = with_weights and request.get("weights_key") == WEIGHTS_KEY \
+        and ("code", WEIGHTS_KEY) not in (extra_objects or {})
     return CosmicRun(
         experiment=EXPERIMENT, status=result.status, error=result.error, cause=result.cause, output=result.output, execution=execution,
         elapsed_s=elapsed, results_dir=results_dir, invocations=list(executor.invocations), rendezvous=counters,
-        states=result.states_entered(), iam=iam.stats.summary(), denials=list(iam.denials),
+        weights=weights_label(record, runner_state_dict), states=result.states_entered(), iam=iam.stats.summary(), denials=list(iam.denials),
     )
 
 
@@ -322,7 +343,8 @@ def show(result: CosmicRun) -> None:
         print(f"[cosmicai] {failure_line(result, result.results_dir.parent)}", file=sys.stderr)
         return
     metrics = result.output.get("metrics", {})
-    print("[cosmicai] " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if v is not None), file=sys.stderr)
+    line = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if v is not None)
+    print(f"[cosmicai] {line}" + (f" ({result.weights})" if result.weights else ""), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -74,3 +74,31 @@ def test_a_world_larger_than_the_map_can_run_at_once_is_refused_before_any_rank_
     assert result.status == "FAILED" and result.error == "InvalidInput"
     assert f"above the deployed limit {limit}" in result.cause
     assert result.states == ["ValidateInput", "InputRejected"] and result.invocations == []
+
+
+def _json_log_line(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def test_a_run_with_random_weights_says_so_and_its_output_has_no_log_lines(synthesized, tmp_path):
+    """What `hpcx local cosmic` shows a person (stderr) is progress and results: the handlers' JSON logs stay
+    in the workdir's log files; and metrics from random weights are labelled as such, there and in --json."""
+    import subprocess
+    import sys
+
+    from localcloud.services.template import REPO_ROOT
+
+    done = subprocess.run([sys.executable, "-m", "hpcx", "local", "cosmic", "--cdk-out", str(synthesized.outdir),
+                           "--world-size", "2", "--samples", "32", "--no-weights", "--workdir", str(tmp_path), "--json"],
+                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "random weights (random-init(seed=0), no state_dict)" in json.loads(done.stdout)["weights"]
+    lines = done.stderr.splitlines()
+    assert not [line for line in lines if _json_log_line(line)]
+    assert all(line.startswith("[cosmicai] ") for line in lines)  # one stream, one prefix
+    (metrics,) = [line for line in lines if " r2 " in line]
+    assert "random weights" in metrics
+    assert list((tmp_path / "logs").glob("*.log"))  # where the handlers' logs went

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from localcloud.cosmic import CosmicRun, show
+from localcloud.cosmic import CosmicRun, show, weights_label
 from localcloud.runs import ERROR_FILE, LocalRun, failure_line, iam_total
 
 
@@ -42,3 +42,9 @@ def test_a_cause_that_is_a_sentence_prints_as_it_is(tmp_path):
     run = _failed("gradient job it1 failed: exit code 1")
     assert failure_line(run, tmp_path) == "InvalidInput: gradient job it1 failed: exit code 1"
     assert not (tmp_path / ERROR_FILE).exists()
+
+
+def test_the_runners_own_state_dict_is_labelled_random_too():
+    assert "seed-1 state_dict" in weights_label("state_dict:weights.pt", runner_state_dict=True)
+    assert weights_label("state_dict:trained.pt", runner_state_dict=False) == "state_dict:trained.pt"
+    assert weights_label(None, runner_state_dict=False) is None  # a script run: no inference, no label
