@@ -1,7 +1,9 @@
 """The paper's figures, each with the published numbers drawn beside new runs (matplotlib, Agg).
 
-Every function takes the published data, the new runs (possibly none) and a folder, writes one PNG and
-returns its path. New runs come from the launchers' JSON files (reproduce.timings).
+Every drawing function takes the published data and the new runs (possibly none) and returns the matplotlib
+Figure, so tests can inspect what is drawn; `render_all` writes them as PNGs. New runs come from the
+launchers' JSON files (reproduce.timings). Every legend says which entries are published, which are a
+model and which are new runs, and says so when there are no new runs yet.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from reproduce import cost as cost_model  # noqa: E402
 from reproduce.published import Published  # noqa: E402
@@ -23,11 +26,19 @@ from reproduce.timings import RunTimings  # noqa: E402
 NEW = "new runs"
 
 
-def _save(fig, out: Path, name: str, source: str) -> Path:
-    fig.text(0.01, -0.04, f"published: {source}", fontsize=6, color="0.4", ha="left", va="top")
+def _caption(fig: Figure, source: str) -> None:
+    """The source line, placed under the lowest drawn element: a fixed offset ran into rotated tick labels."""
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()  # the layout the PNG will have, so tick labels have their final extents
+    lowest = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes if ax.get_visible())
+    y = fig.transFigure.inverted().transform((0, lowest))[1]
+    fig.text(0.01, y - 0.02, f"published: {source}", fontsize=6, color="0.4", ha="left", va="top")
+
+
+def _save(fig: Figure, out: Path, name: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.png"
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # "tight" grows the canvas to hold the caption
     plt.close(fig)
     return path
 
@@ -45,7 +56,7 @@ def _mean(values) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def weak_scaling(pub: Published, runs: list[RunTimings], out: Path) -> Path:
+def weak_scaling(pub: Published, runs: list[RunTimings]) -> Figure:
     """Stacked time per batch size: start-up, container, reduction (published left, new right)."""
     w = pub.weak_scaling
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -70,10 +81,11 @@ def weak_scaling(pub: Published, runs: list[RunTimings], out: Path) -> Path:
     ax.set_ylabel("time [s]")
     ax.set_title("Weak scaling: time to one gradient")
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, out, "weak_scaling", w.source)
+    _caption(fig, w.source)
+    return fig
 
 
-def openmp_scaling(pub: Published, runs: list[RunTimings], out: Path) -> Path:
+def openmp_scaling(pub: Published, runs: list[RunTimings]) -> Figure:
     o = pub.openmp_scaling
     fig, (ax_s, ax_e) = plt.subplots(1, 2, figsize=(10, 4))
     cores = np.array(o.cores, dtype=float)
@@ -103,10 +115,11 @@ def openmp_scaling(pub: Published, runs: list[RunTimings], out: Path) -> Path:
     ax_s.set_yscale("log", base=2)
     ax_s.legend(fontsize=7)
     fig.suptitle("OpenMP strong scaling, one shot on r5.24xlarge")
-    return _save(fig, out, "openmp_scaling", o.source)
+    _caption(fig, o.source)
+    return fig
 
 
-def mpi_scaling(pub: Published, runs: list[RunTimings], out: Path) -> Path:
+def mpi_scaling(pub: Published, runs: list[RunTimings]) -> Figure:
     m = pub.mpi_scaling
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for name, times in m.kernel_s.items():
@@ -126,10 +139,11 @@ def mpi_scaling(pub: Published, runs: list[RunTimings], out: Path) -> Path:
     ax.set_ylabel("kernel time [s]")
     ax.set_title("MPI strong scaling (multi-node Batch jobs)")
     ax.legend(fontsize=7)
-    return _save(fig, out, "mpi_scaling", m.source)
+    _caption(fig, m.source)
+    return fig
 
 
-def hybrid_table(pub: Published, runs: list[RunTimings], out: Path) -> Path:
+def hybrid_table(pub: Published, runs: list[RunTimings]) -> Figure:
     h = pub.hybrid
     new = _by(runs, "hybrid", "case")
     rows = []
@@ -147,10 +161,11 @@ def hybrid_table(pub: Published, runs: list[RunTimings], out: Path) -> Path:
     table.set_fontsize(8)
     table.scale(1, 1.4)
     ax.set_title("Hybrid MPI/OpenMP on one r5.24xlarge [s]")
-    return _save(fig, out, "hybrid_table", h.source)
+    _caption(fig, h.source)
+    return fig
 
 
-def cluster_cost(pub: Published, runs: list[RunTimings], out: Path) -> Path:
+def cluster_cost(pub: Published, runs: list[RunTimings]) -> Figure:
     """One 100-shot gradient: Batch pays for container time, a fixed cluster for N x time to solution."""
     f = pub.fixed_cluster
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
@@ -173,10 +188,11 @@ def cluster_cost(pub: Published, runs: list[RunTimings], out: Path) -> Path:
     ax.set_ylabel("cost of one gradient [USD]")
     ax.set_title(f"Batch vs a fixed cluster, {f.shots} shots (m4.4xlarge spot ${f.price_per_hour}/h)")
     ax.legend(fontsize=7)
-    return _save(fig, out, "cluster_cost", f.source)
+    _caption(fig, f.source)
+    return fig
 
 
-def spot_prices(pub: Published, history: list[dict], out: Path) -> Path:
+def spot_prices(pub: Published, history: list[dict]) -> Figure:
     """Mean spot price per zone and instance type (from DescribeSpotPriceHistory) with the paper's prices."""
     s = pub.spot_prices
     groups: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -201,11 +217,12 @@ def spot_prices(pub: Published, history: list[dict], out: Path) -> Path:
     ax.set_ylabel("USD per instance-hour")
     ax.set_title("Spot price by zone and instance type" + ("" if history else " (no history collected yet)"))
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, out, "spot_prices", s.source)
+    _caption(fig, s.source)
+    return fig
 
 
-def resilience(pub: Published, runs: list[RunTimings], out: Path, *, penalty_s: float = 60.0,
-               failure_rates: tuple[float, ...] = (), repeats: int = 20) -> Path:
+def resilience(pub: Published, runs: list[RunTimings], *, penalty_s: float = 60.0,
+               failure_rates: tuple[float, ...] = (), repeats: int = 20) -> Figure:
     """The restart-penalty model for both storage modes, the published factors, measured runs."""
     r = pub.resilience
     fractions = np.linspace(0, 0.5, 20)
@@ -234,7 +251,8 @@ def resilience(pub: Published, runs: list[RunTimings], out: Path, *, penalty_s: 
     axes[0].plot([], [], "D", color="0.5", mec="k", label="published")
     axes[0].set_ylabel("resilience factor T(0) / T(failures)")
     axes[0].legend(fontsize=7)
-    return _save(fig, out, "resilience", r.source)
+    _caption(fig, r.source)
+    return fig
 
 
 def _span(run: RunTimings) -> float:
@@ -243,7 +261,7 @@ def _span(run: RunTimings) -> float:
     return (run.last_stopped_at - min(starts)).total_seconds()
 
 
-def sgd_cost(pub: Published, out: Path, *, lambda_mean_duration_s: float = 0.1) -> Path:
+def sgd_cost(pub: Published, *, lambda_mean_duration_s: float = 0.1) -> Figure:
     """Cost of the full LS-RTM run: published breakdown beside the model's (log scale)."""
     s = pub.sgd_cost
     run = cost_model.SgdRun(
@@ -264,18 +282,20 @@ def sgd_cost(pub: Published, out: Path, *, lambda_mean_duration_s: float = 0.1) 
     ax.set_ylabel("USD")
     ax.set_title(f"Full LS-RTM: {s.iterations} iterations x {s.batchsize} shots")
     ax.legend(fontsize=7)
-    return _save(fig, out, "sgd_cost", s.source)
+    _caption(fig, s.source)
+    return fig
 
 
 def render_all(pub: Published, runs: list[RunTimings], out: Path, spot_history: list[dict] | None = None,
                *, penalty_s: float = 60.0) -> list[Path]:
-    return [
-        weak_scaling(pub, runs, out),
-        openmp_scaling(pub, runs, out),
-        mpi_scaling(pub, runs, out),
-        hybrid_table(pub, runs, out),
-        cluster_cost(pub, runs, out),
-        spot_prices(pub, spot_history or [], out),
-        resilience(pub, runs, out, penalty_s=penalty_s),
-        sgd_cost(pub, out),
-    ]
+    figures = {
+        "weak_scaling": weak_scaling(pub, runs),
+        "openmp_scaling": openmp_scaling(pub, runs),
+        "mpi_scaling": mpi_scaling(pub, runs),
+        "hybrid_table": hybrid_table(pub, runs),
+        "cluster_cost": cluster_cost(pub, runs),
+        "spot_prices": spot_prices(pub, spot_history or []),
+        "resilience": resilience(pub, runs, penalty_s=penalty_s),
+        "sgd_cost": sgd_cost(pub),
+    }
+    return [_save(fig, out, name) for name, fig in figures.items()]

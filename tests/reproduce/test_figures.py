@@ -1,0 +1,59 @@
+"""What the paper's figures draw: legends, captions clear of the ticks, bars that are there."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pytest
+
+from reproduce import figures
+from reproduce.published import load
+from tests.reproduce.test_cli_and_figures import _runs
+
+SPOT = [{"instance_type": "c5n.18xlarge", "zone": f"us-east-1{z}", "price": 1.0 + i / 10} for i, z in enumerate("abc")]
+
+
+def _draw_all(runs, spot):
+    pub = load()
+    return {
+        "weak_scaling": figures.weak_scaling(pub, runs),
+        "openmp_scaling": figures.openmp_scaling(pub, runs),
+        "mpi_scaling": figures.mpi_scaling(pub, runs),
+        "hybrid_table": figures.hybrid_table(pub, runs),
+        "cluster_cost": figures.cluster_cost(pub, runs),
+        "spot_prices": figures.spot_prices(pub, spot),
+        "resilience": figures.resilience(pub, runs, repeats=3),
+        "sgd_cost": figures.sgd_cost(pub),
+    }
+
+
+@pytest.fixture(scope="module", params=["no runs", "with runs"])
+def drawn(request):
+    runs, spot = ([], []) if request.param == "no runs" else (_runs(), SPOT)
+    figs = _draw_all(runs, spot)
+    yield request.param, figs
+    for fig in figs.values():
+        plt.close(fig)
+
+
+def _tick_label_boxes(fig):
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        if not ax.axison:  # a table's axes draw no ticks
+            continue
+        for labels, limits, coordinate in ((ax.get_xticklabels(), ax.get_xlim(), 0),
+                                           (ax.get_yticklabels(), ax.get_ylim(), 1)):
+            low, high = sorted(limits)
+            for label in labels:  # matplotlib keeps labels for ticks outside the view; those are not drawn
+                if label.get_visible() and label.get_text() and low <= label.get_position()[coordinate] <= high:
+                    yield label.get_text(), label.get_window_extent(renderer)
+
+
+def test_no_figure_text_overlaps_a_tick_label(drawn):
+    _, figs = drawn
+    for name, fig in figs.items():
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        for text in fig.texts:
+            box = text.get_window_extent(renderer)
+            for tick, tick_box in _tick_label_boxes(fig):
+                assert not box.overlaps(tick_box), f"{name}: {text.get_text()[:40]!r} covers tick {tick!r}"
