@@ -57,3 +57,16 @@ def test_no_figure_text_overlaps_a_tick_label(drawn):
             box = text.get_window_extent(renderer)
             for tick, tick_box in _tick_label_boxes(fig):
                 assert not box.overlaps(tick_box), f"{name}: {text.get_text()[:40]!r} covers tick {tick!r}"
+
+
+def test_every_table_cell_holds_its_text(drawn):
+    _, figs = drawn
+    fig = figs["hybrid_table"]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (table,) = fig.axes[0].tables
+    for (row, col), cell in table.get_celld().items():
+        text, box = cell.get_text(), cell.get_window_extent(renderer)
+        inner = text.get_window_extent(renderer)
+        assert box.x0 <= inner.x0 and inner.x1 <= box.x1, f"cell {row},{col} cuts {text.get_text()!r}"
+        assert box.y0 <= inner.y0 and inner.y1 <= box.y1, f"cell {row},{col} overflows {text.get_text()!r}"
