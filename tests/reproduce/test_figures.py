@@ -70,3 +70,14 @@ def test_every_table_cell_holds_its_text(drawn):
         inner = text.get_window_extent(renderer)
         assert box.x0 <= inner.x0 and inner.x1 <= box.x1, f"cell {row},{col} cuts {text.get_text()!r}"
         assert box.y0 <= inner.y0 and inner.y1 <= box.y1, f"cell {row},{col} overflows {text.get_text()!r}"
+
+
+def test_sgd_cost_draws_every_service_for_published_and_model(drawn):
+    _, figs = drawn
+    ax = figs["sgd_cost"].axes[0]
+    names = [t.get_text() for t in ax.get_xticklabels()]
+    assert "S3" in names
+    bars = {c.get_label().split(" ")[0]: c for c in ax.containers}
+    for kind in ("published", "model"):
+        heights = dict(zip(names, (b.get_height() for b in bars[kind]), strict=True))
+        assert all(h > 0 for h in heights.values()), f"{kind}: a bar of zero height is missing on a log axis"
