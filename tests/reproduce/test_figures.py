@@ -81,3 +81,15 @@ def test_sgd_cost_draws_every_service_for_published_and_model(drawn):
     for kind in ("published", "model"):
         heights = dict(zip(names, (b.get_height() for b in bars[kind]), strict=True))
         assert all(h > 0 for h in heights.values()), f"{kind}: a bar of zero height is missing on a log axis"
+
+
+def test_cluster_cost_labels_every_curve_and_explains_the_step(drawn):
+    case, figs = drawn
+    ax = figs["cluster_cost"].axes[0]
+    drawn_lines = [line for line in ax.get_lines() if len(line.get_xdata())]
+    unlabelled = [line for line in drawn_lines if line.get_label().startswith("_")]
+    assert not unlabelled, f"{len(unlabelled)} curve(s) without a legend entry"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sum("new runs" in label for label in labels) == (1 if case == "no runs" else 2)
+    (note,) = [t for t in ax.texts if "longest job" in t.get_text()]
+    assert "order" in note.get_text()  # the model's step is said to come from the job order
