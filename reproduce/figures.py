@@ -43,6 +43,12 @@ def _save(fig: Figure, out: Path, name: str) -> Path:
     return path
 
 
+def _none_yet(ax, drawn_any: bool) -> None:
+    """A legend entry that says the figure has no new runs yet, so an empty slot is not read as a result."""
+    if not drawn_any:
+        ax.plot([], [], " ", label=f"{NEW}: none yet")
+
+
 def _by(runs: list[RunTimings], experiment: str, key: str) -> dict[object, list[RunTimings]]:
     groups: dict[object, list[RunTimings]] = defaultdict(list)
     for r in runs:
@@ -67,7 +73,8 @@ def weak_scaling(pub: Published, runs: list[RunTimings]) -> Figure:
         values = np.array(getattr(w, f"{key}_s"), dtype=float)
         ax.bar(x - 0.2, values, 0.38, bottom=bottom, color=color, label=f"{label} (published)")
         bottom += values
-    ax.errorbar(x - 0.2, w.job_s, yerr=w.job_ci90_s, fmt="none", ecolor="k", capsize=3, label="job, 90 % CI")
+    ax.errorbar(x - 0.2, w.job_s, yerr=w.job_ci90_s, fmt="none", ecolor="k", capsize=3,
+                label="job, 90 % CI (published)")
     new = _by(runs, "weak", "batchsize")
     if new:
         bottom = np.zeros(len(x))
@@ -76,6 +83,7 @@ def weak_scaling(pub: Published, runs: list[RunTimings]) -> Figure:
             ax.bar(x + 0.2, np.nan_to_num(values), 0.38, bottom=bottom, color=color, hatch="//", edgecolor="k",
                    label=f"{label} ({NEW})")
             bottom += np.nan_to_num(values)
+    _none_yet(ax, bool(new))
     ax.set_xticks(x, [str(n) for n in w.instances])
     ax.set_xlabel("batch size (instances, one shot each)")
     ax.set_ylabel("time [s]")

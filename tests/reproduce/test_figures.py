@@ -93,3 +93,16 @@ def test_cluster_cost_labels_every_curve_and_explains_the_step(drawn):
     assert sum("new runs" in label for label in labels) == (1 if case == "no runs" else 2)
     (note,) = [t for t in ax.texts if "longest job" in t.get_text()]
     assert "order" in note.get_text()  # the model's step is said to come from the job order
+
+
+def _legend_labels(fig) -> list[str]:
+    return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+
+
+@pytest.mark.parametrize("name", ["weak_scaling"])
+def test_legends_say_what_is_published_and_what_is_new(drawn, name):
+    case, figs = drawn
+    labels = _legend_labels(figs[name])
+    assert labels and all(("published" in label or "model" in label or "new runs" in label) for label in labels), labels
+    assert any("published" in label for label in labels)
+    assert any(f"new runs{': none yet' if case == 'no runs' else ''}" in label for label in labels), labels
