@@ -101,7 +101,7 @@ def openmp_scaling(pub: Published, runs: list[RunTimings]) -> Figure:
         t = np.array([np.nan if v is None else v for v in times])
         speedup = t[0] / t
         ax_s.plot(cores, speedup, "o-", label=f"{name} (published)")
-        ax_e.plot(cores, speedup / cores, "o-", label=name)
+        ax_e.plot(cores, speedup / cores, "o-", label=f"{name} (published)")
     for ht, group in _by(runs, "openmp", "hyperthreading").items():
         per_threads: dict[int, list[float]] = defaultdict(list)
         for r in group:
@@ -115,7 +115,8 @@ def openmp_scaling(pub: Published, runs: list[RunTimings]) -> Figure:
         label = f"{NEW}, hyper-threading {'on' if ht else 'off'}"
         ax_s.plot(threads, base / times, "s--", label=label)
         ax_e.plot(threads, base / times / threads, "s--", label=label)
-    ax_s.plot(cores, cores, ":", color="0.6", label="ideal")
+    _none_yet(ax_s, any(line.get_label().startswith(NEW) for line in ax_s.get_lines()))
+    ax_s.plot(cores, cores, ":", color="0.6", label="ideal (model: speed-up = threads)")
     for ax, ylabel in ((ax_s, "speed-up (kernel)"), (ax_e, "parallel efficiency")):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("OpenMP threads")
@@ -132,7 +133,8 @@ def mpi_scaling(pub: Published, runs: list[RunTimings]) -> Figure:
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for name, times in m.kernel_s.items():
         ax.plot(m.nodes, times, "o-", label=f"{name} (published)")
-    for itype, group in _by(runs, "mpi", "instance_type").items():
+    groups = _by(runs, "mpi", "instance_type")
+    for itype, group in groups.items():
         per_nodes: dict[int, list[float]] = defaultdict(list)
         for r in group:
             if r.kernel_s is not None:
@@ -140,7 +142,9 @@ def mpi_scaling(pub: Published, runs: list[RunTimings]) -> Figure:
         nodes = sorted(per_nodes)
         ax.plot(nodes, [np.mean(per_nodes[n]) for n in nodes], "s--", label=f"{itype} ({NEW})")
     ideal = np.array(m.nodes, dtype=float)
-    ax.plot(ideal, m.kernel_s["r5.24xlarge"][0] / ideal, ":", color="0.6", label="ideal (r5.24xlarge)")
+    ax.plot(ideal, m.kernel_s["r5.24xlarge"][0] / ideal, ":", color="0.6",
+            label="ideal (model: published 1-node r5.24xlarge time / nodes)")
+    _none_yet(ax, bool(groups))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("nodes")

@@ -99,7 +99,7 @@ def _legend_labels(fig) -> list[str]:
     return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
 
 
-@pytest.mark.parametrize("name", ["weak_scaling"])
+@pytest.mark.parametrize("name", ["weak_scaling", "openmp_scaling", "mpi_scaling"])
 def test_legends_say_what_is_published_and_what_is_new(drawn, name):
     case, figs = drawn
     labels = _legend_labels(figs[name])
