@@ -276,8 +276,8 @@ def resilience(pub: Published, runs: list[RunTimings], *, penalty_s: float = 60.
             for pct, value in zip(r.failure_pct, r.factors[case].get(series, []), strict=False):
                 lo, hi = value if isinstance(value, tuple) else (value, value)
                 ax.errorbar(pct, (lo + hi) / 2, yerr=(hi - lo) / 2 or None, fmt="D", color=color, mec="k")
-        for rate in failure_rates:
-            ax.axvline(rate * 100, color="0.5", ls=":")
+        for i, rate in enumerate(failure_rates):
+            ax.axvline(rate * 100, color="0.5", ls=":", label=f"failure rates of the {NEW}" if i == 0 else None)
         ax.set_title(f"{case} (failure-free mean {mean_s:g} s)")
         ax.set_xlabel("instances terminated [%]")
     measured = [x for x in runs if x.experiment == "resilience" and x.container_sum_s]
@@ -286,9 +286,17 @@ def resilience(pub: Published, runs: list[RunTimings], *, penalty_s: float = 60.
         t0 = _mean(_span(b) for b in baseline)
         axes[0].plot([100 * float(x.parameters["failure_rate"]) for x in measured], [t0 / _span(x) for x in measured],
                      "s", color="C2", mec="k", label=f"{NEW} (vs cost runs)")
-    axes[0].plot([], [], "D", color="0.5", mec="k", label="published")
+    elif measured:  # T(0) comes from the cost campaign; without it the factor cannot be computed
+        axes[0].plot([], [], " ", label=f"{NEW}: {len(measured)} not drawn, no cost run gives T(0)")
+    else:
+        _none_yet(axes[0], False)
+    # the bands are the model's run-to-run scatter, not a confidence interval of the published points
+    axes[0].fill_between([], [], [], color="0.5", alpha=0.2,
+                         label=f"model spread: ±1 s.d. over {repeats} draws of runtimes and failure times")
+    axes[0].errorbar([], [], yerr=[], fmt="D", color="0.5", mec="k", label="published (bar: the paper's range)")
     axes[0].set_ylabel("resilience factor T(0) / T(failures)")
-    axes[0].legend(fontsize=7)
+    # right of both panels: inside, the legend would hide the curves' start at 1.0
+    axes[1].legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     _caption(fig, r.source)
     return fig
 

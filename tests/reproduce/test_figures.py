@@ -99,10 +99,18 @@ def _legend_labels(fig) -> list[str]:
     return [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
 
 
-@pytest.mark.parametrize("name", ["weak_scaling", "openmp_scaling", "mpi_scaling"])
+@pytest.mark.parametrize("name", ["weak_scaling", "openmp_scaling", "mpi_scaling", "resilience"])
 def test_legends_say_what_is_published_and_what_is_new(drawn, name):
     case, figs = drawn
     labels = _legend_labels(figs[name])
     assert labels and all(("published" in label or "model" in label or "new runs" in label) for label in labels), labels
     assert any("published" in label for label in labels)
     assert any(f"new runs{': none yet' if case == 'no runs' else ''}" in label for label in labels), labels
+
+
+def test_resilience_says_what_its_bands_are(drawn):
+    _, figs = drawn
+    ax = figs["resilience"].axes[0]
+    bands = [c for c in ax.collections if c.get_label().startswith("model spread")]
+    assert bands and "s.d." in bands[0].get_label()
+    assert len([c for c in ax.collections if type(c).__name__ in ("PolyCollection", "FillBetweenPolyCollection")]) >= 2
