@@ -237,24 +237,31 @@ def spot_prices(pub: Published, history: list[dict]) -> Figure:
     for row in history:
         groups[(row["instance_type"], row["zone"])].append(float(row["price"]))
     types = sorted({t for t, _ in groups} | set(s.price_per_hour))
+    all_zones = sorted({z for _, z in groups})  # one colour per zone across all instance types
+    labelled: set[str] = set()
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for i, itype in enumerate(types):
         zones = sorted(z for t, z in groups if t == itype)
         for j, zone in enumerate(zones):
             prices = groups[(itype, zone)]
-            ax.bar(i + (j - len(zones) / 2) * 0.12, np.mean(prices), 0.11, yerr=np.std(prices), color=f"C{j % 10}",
-                   label=zone.replace(zone.rstrip("abcdef"), "zone ") if i == 0 else None)
+            name = zone.replace(zone.rstrip("abcdef"), "zone ")
+            ax.bar(i + (j - len(zones) / 2) * 0.12, np.mean(prices), 0.11, yerr=np.std(prices),
+                   color=f"C{all_zones.index(zone) % 10}",
+                   label=None if zone in labelled else f"{name} (new: collected history, mean ± s.d.)")
+            labelled.add(zone)
         if itype in s.price_per_hour:
             p = s.price_per_hour[itype]
             ax.plot([i - 0.45, i + 0.45], [p.spot] * 2, "k--", lw=1)
             ax.plot([i - 0.45, i + 0.45], [p.on_demand] * 2, "r:", lw=1)
-    ax.plot([], [], "k--", label="spot price in the paper")
-    ax.plot([], [], "r:", label="on-demand price in the paper")
+    ax.plot([], [], "k--", label="spot price (published)")
+    ax.plot([], [], "r:", label="on-demand price (published)")
+    if not history:
+        ax.plot([], [], " ", label="new: no price history collected yet")
     ax.set_xticks(range(len(types)), types)
     ax.set_yscale("log")
     ax.set_ylabel("USD per instance-hour")
     ax.set_title("Spot price by zone and instance type" + ("" if history else " (no history collected yet)"))
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # inside it hid the on-demand lines
     _caption(fig, s.source)
     return fig
 
