@@ -330,7 +330,7 @@ def _execute(local: LocalStack, definition: dict, machine_name: str, dataset: Da
 # --- what a person looks at ---------------------------------------------------------------------------
 def write_outputs(run: LsrtmRun, workdir: Path, settings: LocalSizes) -> dict[str, Path]:
     """The final image beside the true reflectivity (PNG), the misfit curve (PNG) and a JSON report."""
-    from localcloud.lsrtm_plots import plot_image, plot_misfit
+    from localcloud.lsrtm_plots import plot_image, plot_misfit, reflectivity
     from workloads.seismic.model import Model
 
     paths = {"report": workdir / "lsrtm_report.json"}
@@ -354,7 +354,8 @@ def write_outputs(run: LsrtmRun, workdir: Path, settings: LocalSizes) -> dict[st
         (x0, x1), (z0, z1) = true.extent
         final = max(run.images)
         paths["image"] = plot_image(
-            run.images[final], true.m - background.m, (x0 / 1e3, x1 / 1e3, z1 / 1e3, z0 / 1e3),
+            run.images[final], reflectivity(true.m, background.m, true.spacing[1] / 1e3),
+            (x0 / 1e3, x1 / 1e3, z1 / 1e3, z0 / 1e3),
             workdir / "lsrtm_image.png", f"LS-RTM image after {final} SGD iterations",
         )
         paths["misfit"] = plot_misfit(misfits, workdir / "lsrtm_misfit.png")
