@@ -103,6 +103,7 @@ class LocalBatch:
         self.jobs: dict[str, Job] = {}
         self.kill_first_attempt_of: set[tuple[str, int | None]] = set()  # (job name prefix, index)
         self._lock = threading.Lock()
+        self._processes_lock = threading.Lock()  # TerminateJob against a child's process start
         self._closing = False  # set by shutdown(): the children it kills did not fail
 
     # --- API ----------------------------------------------------------------------------------------
@@ -151,12 +152,13 @@ class LocalBatch:
         job = self.jobs.get(request.get("jobId", "").split(":")[0])
         if job is None:
             raise BatchError("ClientException", f"job {request.get('jobId')} does not exist")
-        job.terminated = True
-        for child in job.children:
-            if child.status in ("SUBMITTED", "RUNNABLE", "RUNNING"):
-                child.status_reason = request.get("reason", "terminated")
-                if child.process and child.process.poll() is None:
-                    child.process.kill()
+        with self._processes_lock:  # a child between "RUNNING" and its process start sees the flag (_attempt)
+            job.terminated = True
+            for child in job.children:
+                if child.status in ("SUBMITTED", "RUNNABLE", "RUNNING"):
+                    child.status_reason = request.get("reason", "terminated")
+                    if child.process and child.process.poll() is None:
+                        child.process.kill()
         return {}
 
     def permissions(self, operation: str, request: dict) -> list[tuple[str, str, dict]]:
@@ -230,9 +232,12 @@ class LocalBatch:
             job.name.startswith(prefix) and index == child.index for prefix, index in self.kill_first_attempt_of
         )
         with open(log_path, "wb") as log:
-            child.process = subprocess.Popen(
-                job.definition.command, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_all_cpus
-            )
+            with self._processes_lock:
+                if job.terminated:  # terminated before this attempt's process existed: never start it
+                    return None, child.status_reason or "terminated"
+                child.process = subprocess.Popen(
+                    job.definition.command, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_all_cpus
+                )
             try:
                 if kill:
                     time.sleep(1.0)  # let it start working, then take the host away
