@@ -17,20 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import resource
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
-from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.rendezvous_process import percentile_ms, rendezvous_server  # noqa: E402
 from workloads.cosmic.tcpunch_protocol import Endpoint, decode_endpoint  # noqa: E402
 
 PAIRS = 1000
@@ -71,53 +66,15 @@ async def sequential(port: int) -> list[float]:
     return [await pair(port, f"seq-{i}_0_1".encode()) for i in range(SEQUENTIAL)]
 
 
-def percentile_ms(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1e3, 2)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a live process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def first_log_line(log: IO[str], timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        log.seek(0)
-        line = log.readline()
-        if line.endswith("\n"):
-            return json.loads(line)
-        time.sleep(0.05)
-    raise TimeoutError("the server did not start")
-
-
 def main() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 16384)), hard))  # 2,000 sockets at once
-    log = tempfile.TemporaryFile("w+")  # a file, not a pipe: draining a pipe would steal the client's CPU
-    server = subprocess.Popen(
-        [sys.executable, "-m", "workloads.cosmic.rendezvous_server", "--host", "127.0.0.1", "--port", "0",
-         "--health-host", "127.0.0.1", "--health-port", "0", "--log-level", "INFO", "--max-per-address", "4000"],
-        cwd=ROOT, stderr=log, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
-        first = first_log_line(log)
-        port, health_port = first["port"], first["health_port"]
-        print(f"rendezvous server pid {server.pid} on port {port}; {ROUNDS} rounds of {PAIRS} concurrent pairs",
-              flush=True)
-        rates, loaded = asyncio.run(load(port))
-        unloaded = asyncio.run(sequential(port))
-        with urllib.request.urlopen(f"http://127.0.0.1:{health_port}/health", timeout=10) as response:
-            health = json.load(response)
-        cpu_s = cpu_seconds(server.pid)
-    finally:
-        server.terminate()
-        server.wait(30)
-        log.seek(0)
-        logged_pairs = sum('"event":"paired"' in line for line in log)
-        log.close()
+    with rendezvous_server("--max-per-address", "4000") as server:  # every client is 127.0.0.1
+        print(f"rendezvous server pid {server.process.pid} on port {server.port}; {ROUNDS} rounds of {PAIRS} "
+              "concurrent pairs", flush=True)
+        rates, loaded = asyncio.run(load(server.port))
+        unloaded = asyncio.run(sequential(server.port))
+        health = server.health()
+        cpu_s = server.cpu_seconds()
+    logged_pairs = sum('"event":"paired"' in line for line in server.log_text.splitlines())
     expected = ROUNDS * PAIRS + SEQUENTIAL
     if health["pairs_completed"] != expected:
         raise AssertionError(f"server counted {health['pairs_completed']} pairs, expected {expected}")

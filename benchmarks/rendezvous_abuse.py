@@ -20,20 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import resource
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
-from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.rendezvous_process import percentile_ms, rendezvous_server  # noqa: E402
 from workloads.cosmic.tcpunch_protocol import Endpoint, decode_endpoint  # noqa: E402
 
 PAIRS = 500
@@ -111,46 +106,15 @@ async def run(port: int) -> dict:
             "abuser_held": len(held), "abuser_refused": refused}
 
 
-def percentile_ms(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1e3, 2)
-
-
-def first_log_line(log: IO[str], timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        log.seek(0)
-        line = log.readline()
-        if line.endswith("\n"):
-            return json.loads(line)
-        time.sleep(0.05)
-    raise TimeoutError("the server did not start")
-
-
 def main() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 16384)), hard))  # 3,000 sockets at once
-    log = tempfile.TemporaryFile("w+")  # a file, not a pipe: draining a pipe would steal the client's CPU
-    server = subprocess.Popen(
-        [sys.executable, "-m", "workloads.cosmic.rendezvous_server", "--host", "127.0.0.1", "--port", "0",
-         "--health-host", "127.0.0.1", "--health-port", "0", "--log-level", "INFO"],
-        cwd=ROOT, stderr=log, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
-        first = first_log_line(log)
-        port, health_port = first["port"], first["health_port"]
-        print(f"rendezvous server pid {server.pid} on port {port} (max {first['max_connections']} connections, "
-              f"{first['max_per_address']} per address); {ROUNDS} rounds of {PAIRS} concurrent pairs per phase",
-              flush=True)
-        result = asyncio.run(run(port))
-        with urllib.request.urlopen(f"http://127.0.0.1:{health_port}/health", timeout=10) as response:
-            health = json.load(response)
-    finally:
-        server.terminate()
-        server.wait(30)
-        log.seek(0)
-        log_bytes = len(log.read())
-        log.close()
+    with rendezvous_server() as server:
+        first = server.started
+        print(f"rendezvous server pid {server.process.pid} on port {server.port} (max {first['max_connections']} "
+              f"connections, {first['max_per_address']} per address); {ROUNDS} rounds of {PAIRS} concurrent pairs "
+              "per phase", flush=True)
+        result = asyncio.run(run(server.port))
+        health = server.health()
+    log_bytes = len(server.log_text)
     clean_rates, clean_lat, clean_failed = result["clean"]
     abused_rates, abused_lat, abused_failed = result["abused"]
     clean_rate, abused_rate = statistics.median(clean_rates), statistics.median(abused_rates)
