@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.rendezvous_process import percentile_ms, rendezvous_server  # noqa: E402
+from rendezvous_process import percentile_ms, rendezvous_server  # noqa: E402  (this folder, the script's)
+
 from workloads.cosmic.tcpunch_protocol import Endpoint, decode_endpoint  # noqa: E402
 
 PAIRS = 500
