@@ -93,8 +93,9 @@ def test_remote_data_is_staged_on_the_node_that_computes(cluster: LocalHybridClu
 
 
 def test_prefetch_overlaps_transfers_with_computation(cluster: LocalHybridCluster, layout: StorageLayout):
-    # Bucket data, cloud only; each transfer ~0.3 s (emulated, ~18 KB at 0.5 Mbit/s), each computation 0.3 s.
-    topo = HybridTopology.standard(s3_from_cloud_mbit=0.5)
+    # Bucket data, cloud only; each transfer ~0.6 s (emulated, ~18 KB at 0.25 Mbit/s), each computation 0.6 s:
+    # long enough that a loaded machine's scheduling jitter does not decide the overlap (0.3 s did, once).
+    topo = HybridTopology.standard(s3_from_cloud_mbit=0.25)
     makespans, overlapped = {}, {}
     for depth in (0, 2):
         datasets = it.upload_images_to_bucket(layout, 4, SMALL, prefix=f"depth{depth}")
@@ -105,7 +106,7 @@ def test_prefetch_overlaps_transfers_with_computation(cluster: LocalHybridCluste
             prefetch_depth=depth,
             compute_selector={SITE_LABEL: "cloud"},
         )
-        report = scheduler.run(_jobs(datasets, seconds=0.3))
+        report = scheduler.run(_jobs(datasets, seconds=0.6))
         assert all(r.nbytes_moved > 0 for r in report.records.values())
         makespans[depth] = report.makespan_s
         by_finish = sorted(report.records.values(), key=lambda r: r.finished_s)
