@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from localcloud.automon import COORDINATOR_STACK, STACK, LocalSizes, run
+from tests.e2e.grants import remove_grant
 from tests.localcloud.test_automon import CENTRALIZATION, cdk_out  # noqa: F401 - the 4-node assembly
 
 pytestmark = pytest.mark.slow
@@ -24,20 +25,7 @@ def without_grant(outdir: Path, target: Path, role_prefix: str, action: str) -> 
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(outdir / "manifest.json", target)
     shutil.copy(outdir / f"{COORDINATOR_STACK}.template.json", target)
-    template = json.loads((outdir / f"{STACK}.template.json").read_text())
-    removed = 0
-    for resource in template["Resources"].values():
-        props = resource.get("Properties", {})
-        if resource["Type"] != "AWS::IAM::Policy" or not any(
-                r.get("Ref", "").startswith(role_prefix) for r in props.get("Roles", [])):
-            continue
-        for statement in props["PolicyDocument"]["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            if action in actions:
-                actions.remove(action)
-                statement["Action"] = actions or ["none:None"]
-                removed += 1
-    assert removed == 1, f"expected one statement of {role_prefix}* granting {action}, found {removed}"
+    template = remove_grant(json.loads((outdir / f"{STACK}.template.json").read_text()), role_prefix, action)
     (target / f"{STACK}.template.json").write_text(json.dumps(template))
     return target
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from localcloud.lsrtm import STACK, LocalSizes, run
+from tests.e2e.grants import remove_grant
 
 pytestmark = pytest.mark.slow
 
@@ -17,20 +18,7 @@ TINY = LocalSizes(iterations=1, batchsize=2, num_shots=2, shape=(101, 41), recor
 
 def without_grant(outdir: Path, target: Path, role_prefix: str, action: str) -> Path:
     """A copy of the stack's template whose policy for the role `role_prefix*` no longer grants `action`."""
-    template = json.loads((outdir / f"{STACK}.template.json").read_text())
-    removed = 0
-    for resource in template["Resources"].values():
-        props = resource.get("Properties", {})
-        if resource["Type"] != "AWS::IAM::Policy" or not any(
-                r.get("Ref", "").startswith(role_prefix) for r in props.get("Roles", [])):
-            continue
-        for statement in props["PolicyDocument"]["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            if action in actions:
-                actions.remove(action)
-                statement["Action"] = actions or ["none:None"]
-                removed += 1
-    assert removed == 1, f"expected one statement of {role_prefix}* granting {action}, found {removed}"
+    template = remove_grant(json.loads((outdir / f"{STACK}.template.json").read_text()), role_prefix, action)
     target.mkdir(parents=True, exist_ok=True)
     (target / f"{STACK}.template.json").write_text(json.dumps(template))
     return target
