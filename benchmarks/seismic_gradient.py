@@ -5,7 +5,7 @@ Fixed problem: a 1201 x 401 synthetic model (12.5 m grid, water, layers, salt), 
 stored as SEG-Y at 4 ms). The migration background is the smoothed model. Every run uses the same
 time step and the cross-correlation imaging condition, so all gradients estimate the same quantity.
 
-Each mode runs in a fresh subprocess so its peak resident memory (ru_maxrss) is its own. Compiled
+Each mode runs in a fresh subprocess so its peak resident memory (VmHWM) is its own. Compiled
 kernels are warmed up first (Devito caches them on disk), so wall times measure the work, not gcc.
 Modes run in rounds, interleaved, and the fastest of ``REPEATS`` runs counts: on a shared 2-core machine
 a single run can lose a core to another process.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -90,6 +89,7 @@ def _child_warmup(workdir: Path) -> dict:
 def _child_run(workdir: Path, mode: str) -> dict:
     from workloads.seismic import Model, Ricker, compute_gradient
     from workloads.seismic.segy import read_shot
+    from workloads.seismic.storage import peak_resident_bytes
 
     background = Model.load_npz(workdir / "background.npz")
     shot = read_shot(workdir / "shot.segy", wavelet=Ricker(PEAK_HZ))
@@ -116,7 +116,7 @@ def _child_run(workdir: Path, mode: str) -> dict:
         if mode == DEFAULT_MODE:
             (workdir / "dt.json").write_text(json.dumps({"dt_ms": result.details["dt_ms"]}))
     np.save(workdir / f"gradient_{mode}.npy", gradient)
-    out.update(wall_s=round(wall, 3), peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    out.update(wall_s=round(wall, 3), peak_rss_bytes=peak_resident_bytes())
     return out
 
 

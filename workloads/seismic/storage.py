@@ -21,7 +21,7 @@ from pathlib import Path
 from .discretization import nyquist_subsampling_factor
 from .errors import SeismicInputError
 
-__all__ = ["StoragePlan", "plan_storage", "default_memory_budget", "wavefield_budget", "available_memory_bytes", "STORAGE_MODES"]
+__all__ = ["StoragePlan", "plan_storage", "default_memory_budget", "wavefield_budget", "peak_resident_bytes", "available_memory_bytes", "STORAGE_MODES"]
 
 STORAGE_MODES = ("auto", "subsampled", "full", "checkpointing")
 BYTES_PER_VALUE = 4  # float32
@@ -79,6 +79,16 @@ def resident_bytes() -> int:
     except (OSError, ValueError, IndexError):
         return 0
     return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_resident_bytes() -> int:
+    """This process's peak resident memory (Linux VmHWM), 0 where it cannot be read. Not ru_maxrss: Linux
+    carries that over exec, so a child started by a larger process would report its parent's peak."""
+    try:
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:"))
+        return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError, StopIteration):
+        return 0
 
 
 def wavefield_budget(process_budget: int, trace_bytes: int) -> int:

@@ -84,14 +84,13 @@ def test_source_band_lowpass_keeps_the_band_and_removes_what_would_alias():
 PEAK_SCRIPT = """
 import sys
 from workloads.seismic import Ricker, compute_gradient, smooth_model, synthetic_model, surface_acquisition, synthetic_shot
+from workloads.seismic.storage import peak_resident_bytes
 true = synthetic_model((401, 201), (10.0, 10.0), seed=1)
 src, rec = surface_acquisition(true, src_x=2000.0)
 shot = synthetic_shot(true, src, rec, record_ms=800.0, wavelet=Ricker(15.0), absorbing_layer=40, output_dt_ms=2.0)
 result = compute_gradient(smooth_model(true, sigma_m=60.0), shot, memory_budget_bytes=int(sys.argv[1]) * 2**20,
                           subsampling_factor=1, aperture_buffer_m=None)
-# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so it would report the (larger) test process's peak
-peak_kib = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-print(result.storage, peak_kib // 1024)
+print(result.storage, peak_resident_bytes() // 2**20)
 """
 
 
