@@ -25,10 +25,9 @@ def source_band_lowpass(traces: np.ndarray, dt_ms: float, max_frequency_hz: floa
     n_fft = 2 * nt  # zero padding: no wrap-around of the filtered traces' ends
     freqs_hz = np.fft.rfftfreq(n_fft, d=dt_ms / 1000.0)
     stop_hz = max(max_frequency_hz, 1000.0 / (snapshot_every * dt_ms) - max_frequency_hz)
-    gain = np.ones_like(freqs_hz)
-    if stop_hz > max_frequency_hz:
-        ramp = (freqs_hz - max_frequency_hz) / (stop_hz - max_frequency_hz)
-        gain = np.where(ramp <= 0, 1.0, np.where(ramp >= 1, 0.0, 0.5 * (1 + np.cos(np.pi * np.clip(ramp, 0, 1)))))
+    if stop_hz > max_frequency_hz:  # the cosine is 1 at the ramp's start and 0 at its end: clipping is enough
+        ramp = np.clip((freqs_hz - max_frequency_hz) / (stop_hz - max_frequency_hz), 0.0, 1.0)
+        gain = 0.5 * (1 + np.cos(np.pi * ramp))
     else:
         gain = (freqs_hz <= max_frequency_hz).astype(float)
     spectrum = np.fft.rfft(traces.astype(np.float64), n=n_fft, axis=0) * gain[:, None]
