@@ -19,6 +19,7 @@ from hpcx.options import cdk_out_option, emit_json, json_option, require_stacks
 from hpcx.paths import OUT, REPO_ROOT
 
 DEFAULT_OUT = OUT / "figures"
+RUNS = OUT / "figures"  # the sweeps' workdirs, wherever --out puts the PNG (docs/ gets only the picture)
 
 
 def _progress(name: str):
@@ -34,7 +35,7 @@ def from_option(f):
 
 def out_option(f):
     return click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT,
-                        help="folder the PNG (and the sweep's runs) go to")(f)
+                        help="folder the PNG goes to (a sweep's runs go under out/figures/)")(f)
 
 
 def _load(loader, source: Path):
@@ -93,7 +94,7 @@ def automon(source, out, as_json) -> None:
         say("centralization and AutoMon on 127.0.0.1 (about 45 s) ...")
         # the automon package configures logging onto stdout when imported; stdout is the --json result's
         with contextlib.redirect_stdout(sys.stderr):
-            runs, note = plots.sweep(out / "automon-runs", say)
+            runs, note = plots.sweep(RUNS / "automon-runs", say)
         where = this_machine()[0]
         machine = {"description": where, "cores": this_machine()[1]}
     if not runs:
@@ -121,7 +122,7 @@ class WorldSizes(click.ParamType):
 @from_option
 @out_option
 @click.option("--world-sizes", type=WorldSizes(), default="1,2,4", help="ranks of the local sweep (without --from)")
-@click.option("--samples", type=click.IntRange(min=1), default=256, help="synthetic samples per sweep run")
+@click.option("--samples", type=click.IntRange(min=1), default=1024, help="synthetic samples per sweep run")
 @cdk_out_option
 @json_option
 def cosmic(source, out, world_sizes, samples, cdk_out, as_json) -> None:
@@ -145,7 +146,7 @@ def cosmic(source, out, world_sizes, samples, cdk_out, as_json) -> None:
         require_stacks(cdk_out, runner.STACK)
         say = _progress("cosmic")
         say(f"the cosmicai state machine at world sizes {', '.join(map(str, world_sizes))} ...")
-        points = plots.sweep(cdk_out, out / "cosmic-runs", say, world_sizes=world_sizes, samples=samples)
+        points = plots.sweep(cdk_out, RUNS / "cosmic-runs", say, world_sizes=world_sizes, samples=samples)
     path = plots.plot_throughput(points, out / plots.FIGURE_FILE)
     _finish(plots.document(points, path), path, as_json)
 
