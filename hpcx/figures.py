@@ -161,7 +161,7 @@ def ray(source, out, as_json) -> None:
 
     --from: a file holding benchmarks/hybrid_scheduler.py's last line, `hpcx bench hybrid_scheduler
     --json` output, or this command's --json output. Without it: that benchmark (24 images, 30/100/200
-    Mbit/s, each mode twice; about 2 minutes on 2 cores).
+    Mbit/s, each mode twice; 2 to 3 minutes on 2 cores).
 
     \b
     Example:
@@ -173,7 +173,7 @@ def ray(source, out, as_json) -> None:
         run = _load(plots.load, source)
     else:
         say = _progress("ray")
-        say(f"benchmarks/{plots.BENCHMARK}.py (about 2 minutes) ...")
+        say(f"benchmarks/{plots.BENCHMARK}.py (2 to 3 minutes) ...")
         run, _ = plots.sweep(REPO_ROOT, say)
     path = plots.plot_makespan(run, out / plots.FIGURE_FILE)
     _finish(plots.document(run, path), path, as_json)

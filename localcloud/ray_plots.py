@@ -133,7 +133,7 @@ def draw_makespan(run: RayRun) -> Figure:
     ax.set_xlabel("emulated WAN bandwidth [Mbit/s]")
     ax.set_ylabel("makespan [s]")
     ax.set_xticks(bw, [f"{b:g}" for b in bw])
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 1.12 * max(default + ours))  # room above the highest value written beside its marker
     ax.set_title("makespan of the image transformation", fontsize=10)
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(alpha=0.3)
@@ -154,6 +154,7 @@ def draw_makespan(run: RayRun) -> Figure:
     ax_r.set_title("relative to Ray's default (below 1: faster)", fontsize=10)
     ax_r.legend(fontsize=7, loc="lower left")
     ax_r.grid(alpha=0.3)
+    fig.suptitle("Hybrid Ray: makespan against WAN bandwidth", fontsize=11)
     sizes = f"{run.images} images of {run.mb_per_image} MB" if run.images else "the benchmark's images"
     caption(fig, f"published: {pub.CITATION.short()}. model: workloads/hybrid_ray/bounds.py (fluid, from the run's "
                  f"median compute time and the emulated link). new run: benchmarks/{BENCHMARK}.py on "
@@ -169,7 +170,7 @@ def plot_makespan(run: RayRun, path: Path) -> Path:
 # --- the local sweep -------------------------------------------------------------------------------
 def sweep(repo_root: Path, on_progress: Callable[[str], None] = lambda message: None) -> tuple[RayRun, str]:
     """Run the benchmark in its own interpreter (it starts a Ray cluster), its progress lines passed on;
-    about 2 minutes on 2 cores. Returns (the run, the benchmark's last line)."""
+    2 to 3 minutes on 2 cores. Returns (the run, the benchmark's last line)."""
     from localcloud.figure_style import this_machine
 
     script = repo_root / "benchmarks" / f"{BENCHMARK}.py"

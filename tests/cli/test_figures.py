@@ -121,3 +121,23 @@ def test_cosmic_without_from_runs_the_sweep_and_draws_what_it_returns(hpcx, monk
     doc = json.loads(result.stdout)
     assert [(p["world_size"], p["samples_per_s"]) for p in doc["points"]] == [(1, 100.0), (2, 200.0)]
     assert "world sizes 1, 2" in result.stderr  # progress goes to stderr, stdout stays JSON
+
+
+def test_a_local_cosmic_run_draws_its_figure_into_its_workdir(hpcx, monkeypatch, tmp_path):
+    from localcloud import cosmic
+
+    cdk_out = tmp_path / "cdk.out"
+    cdk_out.mkdir()
+    (cdk_out / "FmiStack.template.json").write_text("{}")
+    finished = cosmic.CosmicRun(
+        experiment="cosmic", execution="local-1", status="SUCCEEDED", error=None, cause=None, elapsed_s=1.5,
+        output={"world_size": 2, "samples": 128, "throughput": {"samples_per_s": 321.0}},
+        results_dir=tmp_path / "results", weights="random weights (random-init seed 0, no state_dict): ...")
+    monkeypatch.setattr(cosmic, "check_input", lambda *a: None)
+    monkeypatch.setattr(cosmic, "run", lambda *a, **k: finished)
+    workdir = tmp_path / "run"
+    result = hpcx("local", "cosmic", "--json", "--cdk-out", str(cdk_out), "--workdir", str(workdir))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["figure"] == str(workdir / "cosmic_throughput.png")
+    assert (workdir / "cosmic_throughput.png").read_bytes()[:4] == b"\x89PNG"
