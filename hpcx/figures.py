@@ -14,11 +14,14 @@ from pathlib import Path
 
 import click
 
-from hpcx.errors import Failure
+from hpcx.errors import Failure, one_line
 from hpcx.options import cdk_out_option, emit_json, json_option, require_stacks
 from hpcx.paths import OUT, REPO_ROOT
+from workloads.automon.constants import node_type
 
 DEFAULT_OUT = OUT / "figures"
+# the sweep's function (localcloud/automon_plots.SWEEP_NODE_TYPE) reports nothing before its window is full
+AUTOMON_WINDOW = node_type("inner_product").window
 RUNS = OUT / "figures"  # the sweeps' workdirs, wherever --out puts the PNG (docs/ gets only the picture)
 
 
@@ -46,6 +49,14 @@ def _load(loader, source: Path):
         raise click.BadParameter(str(exc), param_hint="'--from'") from None
 
 
+def _sweep(run, *args, **kwargs):
+    """A sweep's result; a run of it that failed ends the command with one line and exit code 1."""
+    try:
+        return run(*args, **kwargs)
+    except RuntimeError as exc:
+        raise click.ClickException(f"the sweep failed, no figure drawn: {one_line(str(exc))}") from None
+
+
 def _finish(doc: dict, path: Path, as_json: bool) -> None:
     if as_json:
         emit_json(doc)
@@ -67,20 +78,24 @@ def figures() -> None:
 @figures.command()
 @from_option
 @out_option
+@click.option("--iterations", type=click.IntRange(min=AUTOMON_WINDOW), default=60,
+              help=f"rounds of each sweep run (without --from); at least the window, {AUTOMON_WINDOW}")
 @json_option
-def automon(source, out, as_json) -> None:
+def automon(source, out, iterations, as_json) -> None:
     """AutoMon vs centralization: messages and bytes per run, and the traffic reduction per error bound
     beside the paper's (SIGMOD 2022) AWS end points.
 
     --from: a run's coordinator.json, a workdir of `hpcx local automon` (or its --json output), or this
     command's --json output. Without it: centralization and AutoMon at error bounds 0.02 and 0.8 on inner
-    product, 10 nodes, 100 rounds, over ZeroMQ on 127.0.0.1 (about 45 s on 2 cores). AutoMon needs the
+    product, 10 nodes, --iterations rounds, over ZeroMQ on 127.0.0.1 (about a minute on 2 cores at 60
+    rounds; each round adds 0.8 s; the paper ran 1020). AutoMon needs the
     automon package (hsivan/automon, on no registry); without it only centralization runs, and the figure
     says so.
 
     \b
     Example:
       hpcx figures automon --from out/automon-local/results --out docs/
+      hpcx figures automon --iterations 200 --json
     """
     from localcloud import automon_plots as plots
     from localcloud.figure_style import this_machine
@@ -91,10 +106,10 @@ def automon(source, out, as_json) -> None:
         where = machine.get("description") or "the machine that ran them (not recorded with the results)"
     else:
         say = _progress("automon")
-        say("centralization and AutoMon on 127.0.0.1 (about 45 s) ...")
+        say("centralization and AutoMon on 127.0.0.1 (about a minute) ...")
         # the automon package configures logging onto stdout when imported; stdout is the --json result's
         with contextlib.redirect_stdout(sys.stderr):
-            runs, note = plots.sweep(RUNS / "automon-runs", say)
+            runs, note = _sweep(plots.sweep, RUNS / "automon-runs", say, iterations)
         where = this_machine()[0]
         machine = {"description": where, "cores": this_machine()[1]}
     if not runs:
@@ -146,7 +161,7 @@ def cosmic(source, out, world_sizes, samples, cdk_out, as_json) -> None:
         require_stacks(cdk_out, runner.STACK)
         say = _progress("cosmic")
         say(f"the cosmicai state machine at world sizes {', '.join(map(str, world_sizes))} ...")
-        points = plots.sweep(cdk_out, RUNS / "cosmic-runs", say, world_sizes=world_sizes, samples=samples)
+        points = _sweep(plots.sweep, cdk_out, RUNS / "cosmic-runs", say, world_sizes=world_sizes, samples=samples)
     path = plots.plot_throughput(points, out / plots.FIGURE_FILE)
     _finish(plots.document(points, path), path, as_json)
 
@@ -174,6 +189,6 @@ def ray(source, out, as_json) -> None:
     else:
         say = _progress("ray")
         say(f"benchmarks/{plots.BENCHMARK}.py (2 to 3 minutes) ...")
-        run, _ = plots.sweep(REPO_ROOT, say)
+        run, _ = _sweep(plots.sweep, REPO_ROOT, say)
     path = plots.plot_makespan(run, out / plots.FIGURE_FILE)
     _finish(plots.document(run, path), path, as_json)

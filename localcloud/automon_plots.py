@@ -33,8 +33,10 @@ FIGURE_FILE = "automon_traffic.png"
 # largest AWS error bound, and the baseline, all with the published 10 nodes, on a shortened run
 SWEEP_NODE_TYPE = "inner_product"
 SWEEP_ERROR_BOUNDS = (0.02, 0.8)
-SWEEP_ITERATIONS = 100
-SWEEP_LS_LATENCY_S = 0.2  # a round every 0.2 s instead of 1 s: the run takes 21 s, not 110 s
+SWEEP_ITERATIONS = 60
+# a round every 0.4 s instead of 1 s: a run takes 25 s, not 70 s; 0.2 s was too short for a lazy sync over the
+# emulated link on a loaded 2-core machine (a node's next violation came before its sync: "pending violation")
+SWEEP_LS_LATENCY_S = 0.4
 SWEEP_FIRST_UPDATE_DELAY_S = 1.0
 
 
@@ -173,7 +175,9 @@ def draw_traffic(runs: list[AutomonTraffic], *, where: str = "this machine", not
     caption(fig, f"published: {pub.CITATION.short()}. model: none. new run: {len(runs)} local run(s) on {where}: "
                  f"coordinator and {', '.join(map(str, nodes)) or '-'} nodes over ZeroMQ on 127.0.0.1 with a 28 ms "
                  f"link delay each way, {', '.join(map(str, rounds)) or '-'} rounds (AWS: 1020); counted at the "
-                 "coordinator without our control frames; the paper counted nethogs traffic.")
+                 "coordinator without our control frames; the paper counted nethogs traffic. AutoMon's syncs carry "
+                 "the function's d x d matrices (13.5 kB each at d=40): the fewer the rounds, the more its first full "
+                 "sync weighs against centralization.")
     return fig
 
 
@@ -216,7 +220,7 @@ def _draw_reductions(ax, runs: list[AutomonTraffic], note: str | None) -> None:
     ax.set_xlabel("error bound ε")
     ax.set_ylabel("traffic reduction vs centralization [%]")
     ax.set_title("1 - AutoMon bytes / centralization bytes", fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")  # "best": a fixed corner hid a local point
 
 
 def plot_traffic(runs: list[AutomonTraffic], path: Path, **kwargs) -> Path:
@@ -224,28 +228,28 @@ def plot_traffic(runs: list[AutomonTraffic], path: Path, **kwargs) -> Path:
 
 
 # --- the smallest local sweep ----------------------------------------------------------------------
-def automon_available() -> str | None:
-    """None when the automon package imports; else why not (one line)."""
+def automon_api():
+    """(the loaded automon package, None), or (None, why it cannot be loaded, in one line)."""
     from workloads.automon.automon_backend import AutomonUnavailable, load as load_automon
 
     try:
-        load_automon()
+        return load_automon(), None
     except AutomonUnavailable as exc:
-        return str(exc).split(". ")[0]
-    return None
+        return None, str(exc).split(". ")[0]
 
 
-def sweep(workdir: Path, on_progress: Callable[[str], None] = lambda message: None) -> tuple[list[AutomonTraffic], str | None]:
+def sweep(workdir: Path, on_progress: Callable[[str], None] = lambda message: None,
+          iterations: int = SWEEP_ITERATIONS) -> tuple[list[AutomonTraffic], str | None]:
     """Centralization and AutoMon at SWEEP_ERROR_BOUNDS, each a whole local run (threads over TCP on
-    127.0.0.1, workloads.automon.local); about 45 s on 2 cores. Returns (runs, why AutoMon did not run)."""
+    127.0.0.1, workloads.automon.local); about a minute on 2 cores at 60 rounds, 0.8 s more per round. Returns (runs, why AutoMon did not run)."""
     from workloads.automon.config import RunConfig
     from workloads.automon.constants import LOCAL_LINK_LATENCY_S
     from workloads.automon.local import run_local
 
-    settings = [RunConfig.for_type(SWEEP_NODE_TYPE, iterations=SWEEP_ITERATIONS, link_latency_s=LOCAL_LINK_LATENCY_S)]
-    missing = automon_available()
-    if missing is None:
-        settings += [RunConfig.for_type(SWEEP_NODE_TYPE, algorithm=AUTOMON, error_bound=eb, iterations=SWEEP_ITERATIONS,
+    settings = [RunConfig.for_type(SWEEP_NODE_TYPE, iterations=iterations, link_latency_s=LOCAL_LINK_LATENCY_S)]
+    api, missing = automon_api()
+    if api is not None:
+        settings += [RunConfig.for_type(SWEEP_NODE_TYPE, algorithm=AUTOMON, error_bound=eb, iterations=iterations,
                                         ls_latency_s=SWEEP_LS_LATENCY_S, first_update_delay_s=SWEEP_FIRST_UPDATE_DELAY_S,
                                         link_latency_s=LOCAL_LINK_LATENCY_S)
                      for eb in SWEEP_ERROR_BOUNDS]
@@ -257,7 +261,7 @@ def sweep(workdir: Path, on_progress: Callable[[str], None] = lambda message: No
         on_progress(f"{cfg.node_type.name} {name}: {cfg.num_nodes} nodes, {cfg.iterations} rounds ...")
         start = time.monotonic()
         result_dir = workdir / cfg.node_type.name / name
-        run = run_local(cfg, results_dir=result_dir, join_timeout_s=300)
+        run = run_local(cfg, results_dir=result_dir, join_timeout_s=300, api=api if cfg.algorithm == AUTOMON else None)
         if run.coordinator.status != "completed":
             raise RuntimeError(f"{name} ended {run.coordinator.status}: {run.coordinator.error}")
         runs.append(AutomonTraffic.from_coordinator(_json(result_dir / COORDINATOR_FILE), str(result_dir)))
