@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from localcloud.figure_style import MODEL, NEW_RUN, PUBLISHED, caption, label, save
+from localcloud.figure_style import NEW_RUN, PUBLISHED, caption, label, save
 from workloads.automon import published as pub
 from workloads.automon.protocol import CONTROL_FRAMES
 
@@ -149,6 +149,7 @@ def draw_traffic(runs: list[AutomonTraffic], *, where: str = "this machine", not
 
     `where`: what ran the new runs (the caption names it); `note`: why a series is missing (in the legend)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     fig, (ax_m, ax_b, ax_r) = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True,
                                            gridspec_kw={"width_ratios": [1, 1, 1.2]})
@@ -156,12 +157,14 @@ def draw_traffic(runs: list[AutomonTraffic], *, where: str = "this machine", not
     x = np.arange(len(ordered))
     colors = ["0.55" if r.algorithm == CENTRALIZATION else "#3182bd" for r in ordered]
     for ax, field_name, ylabel in ((ax_m, "messages", "messages (both directions)"),
-                                   (ax_b, "bytes", "bytes of application frames")):
+                                   (ax_b, "bytes", "kB of application frames")):
         values = [getattr(r, field_name) for r in ordered]
         bars = ax.bar(x, values, color=colors, gid=field_name)
         ax.bar_label(bars, labels=[f"{v:,}" for v in values], fontsize=7, padding=2)
         ax.set_xticks(x, [f"{r.node_type}\n{r.name}" for r in ordered], fontsize=7)
         ax.set_ylabel(ylabel)
+        if field_name == "bytes":  # the axis in kB; the bars keep their exact byte counts
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e3:,.0f}"))
         ax.margins(y=0.15)  # room for the value above the highest bar
         ax.set_title(f"{field_name} per run", fontsize=10)
     # legend entries for the bar colours (bars carry no label of their own: one entry per algorithm)
@@ -220,7 +223,8 @@ def _draw_reductions(ax, runs: list[AutomonTraffic], note: str | None) -> None:
     ax.set_xlabel("error bound ε")
     ax.set_ylabel("traffic reduction vs centralization [%]")
     ax.set_title("1 - AutoMon bytes / centralization bytes", fontsize=10)
-    ax.legend(fontsize=7, loc="best")  # "best": a fixed corner hid a local point
+    # under the axes: inside, any corner can hide a point (the local ε=0.02 one sat under "lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1)
 
 
 def plot_traffic(runs: list[AutomonTraffic], path: Path, **kwargs) -> Path:
@@ -230,7 +234,8 @@ def plot_traffic(runs: list[AutomonTraffic], path: Path, **kwargs) -> Path:
 # --- the smallest local sweep ----------------------------------------------------------------------
 def automon_api():
     """(the loaded automon package, None), or (None, why it cannot be loaded, in one line)."""
-    from workloads.automon.automon_backend import AutomonUnavailable, load as load_automon
+    from workloads.automon.automon_backend import AutomonUnavailable
+    from workloads.automon.automon_backend import load as load_automon
 
     try:
         return load_automon(), None

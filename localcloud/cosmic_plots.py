@@ -119,7 +119,8 @@ def draw_throughput(points: list[CosmicPoint]) -> Figure:
         weights = "random weights" if random_weights else "trained weights"
         ax.plot(ranks, rates, "o-", color=f"C{i}", label=label(f"local: {where}; {weights}", NEW_RUN), gid="new run")
         for r, v in zip(ranks, rates, strict=True):
-            ax.annotate(f"{v:.0f}", (r, v), fontsize=7, textcoords="offset points", xytext=(5, -10))
+            # below left: the model's line leaves up and right, the cores line runs through the points
+            ax.annotate(f"{v:.0f}", (r, v), fontsize=7, textcoords="offset points", xytext=(-5, -12), ha="right")
         single = [p for p in group if p.world_size == 1]
         if single:
             _draw_linear_model(ax, single[0], cores, color=f"C{i}")
@@ -130,14 +131,14 @@ def draw_throughput(points: list[CosmicPoint]) -> Figure:
         if err is not None:  # the range the paper gives, around the point drawn
             ax.errorbar([p.ranks], [p.samples_per_s], yerr=err, fmt="none", ecolor="k", capsize=4)
         ax.annotate(f"{p.samples_per_s:,.0f}", (p.ranks, p.samples_per_s), fontsize=7, textcoords="offset points",
-                    xytext=(-14, 8), ha="right")
+                    xytext=(8, -12), ha="left")  # below right: above left ran into the model's line
     if not points:
         ax.plot([], [], " ", label=label("none yet", NEW_RUN))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ticks = [2 ** k for k in range(int(np.log2(X_MAX)) + 1)]
     ax.set_xticks(ticks, [str(t) for t in ticks])  # 1, 2, 4 ... read better than 2^k
-    ax.set_xlim(0.8, X_MAX)
+    ax.set_xlim(0.6, X_MAX)  # room left of the 1-rank point for its value
     ax.set_xlabel("ranks (processes here, Lambda invocations in the paper)")
     ax.set_ylabel("inference throughput [samples/s, all ranks]")
     ax.set_title("cosmicai (AstroMAE) inference throughput against ranks", fontsize=11)
