@@ -168,8 +168,12 @@ def draw_traffic(runs: list[AutomonTraffic], *, where: str = "this machine", not
         ax.margins(y=0.15)  # room for the value above the highest bar
         ax.set_title(f"{field_name} per run", fontsize=10)
     # legend entries for the bar colours (bars carry no label of their own: one entry per algorithm)
-    handles = [plt.Rectangle((0, 0), 1, 1, color="0.55"), plt.Rectangle((0, 0), 1, 1, color="#3182bd")]
-    ax_m.legend(handles, [label("centralization", NEW_RUN), label("AutoMon", NEW_RUN)], fontsize=7)
+    present = [(name, color) for name, algorithm, color in (("centralization", CENTRALIZATION, "0.55"),
+                                                            ("AutoMon", AUTOMON, "#3182bd"))
+               if any(r.algorithm == algorithm for r in runs)]
+    if present:
+        ax_m.legend([plt.Rectangle((0, 0), 1, 1, color=color) for _, color in present],
+                    [label(name, NEW_RUN) for name, _ in present], fontsize=7)
 
     _draw_reductions(ax_r, runs, note)
     fig.suptitle("AutoMon vs centralization: traffic", fontsize=11)
