@@ -4,6 +4,7 @@ or is written, and --json with the numbers drawn. The sweeps are forbidden here 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -22,7 +23,7 @@ def no_sweeps(forbid):
 def test_each_command_has_help_with_its_defaults_and_an_example(hpcx, name):
     result = hpcx("figures", name, "--help")
     assert result.exit_code == 0
-    assert "Example:" in result.output and f"hpcx figures {name}" in result.output
+    assert re.search(rf"Example:\s*\n\s+hpcx figures {name} ", result.output), result.output
     assert "--from" in result.output and "--json" in result.output
     assert "[default:" in result.output and "out/figures" in result.output  # --out's default is shown
 

@@ -138,6 +138,16 @@ def test_cosmic_legend_names_the_machine_and_the_weights(close):
     assert_caption_names_all_kinds(fig)
 
 
+def test_the_papers_bits_become_samples_at_the_size_of_our_samples_image():
+    """The paper counts input-image bits; a sample of our workload has the same image tensor."""
+    from workloads.cosmic.dataset import synthetic_dataset
+
+    images = synthetic_dataset(1).images
+    assert cosmic_pub.BITS_PER_SAMPLE == images[0].numel() * images.element_size() * 8
+    (peak,) = [p for p in cosmic_pub.POINTS if p.ranks == 517]
+    assert peak.samples_per_s == pytest.approx(18.04e9 / cosmic_pub.BITS_PER_SAMPLE)
+
+
 def test_cosmic_loads_a_local_runs_json(tmp_path):
     doc = {"experiment": "cosmic", "status": "SUCCEEDED", "weights": "random weights (random-init seed 0)",
            "output": {"world_size": 3, "samples": 96, "throughput": {"samples_per_s": 123.5}}}
