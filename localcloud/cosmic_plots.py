@@ -109,6 +109,7 @@ def draw_throughput(points: list[CosmicPoint]) -> Figure:
 
     fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
     groups: dict[tuple[str | None, int | None, bool], list[CosmicPoint]] = {}
+    modelled = False
     for p in points:
         groups.setdefault((p.machine, p.cores, p.random_weights), []).append(p)
     for i, ((machine, cores, random_weights), group) in enumerate(sorted(groups.items(), key=str)):
@@ -124,6 +125,7 @@ def draw_throughput(points: list[CosmicPoint]) -> Figure:
         single = [p for p in group if p.world_size == 1]
         if single:
             _draw_linear_model(ax, single[0], cores, color=f"C{i}")
+            modelled = True
     for p, marker in zip(pub.POINTS, "sDP^", strict=False):
         err = None if p.low is None else [[p.samples_per_s - p.low], [p.high - p.samples_per_s]]
         ax.plot([p.ranks], [p.samples_per_s], marker, color="k", markersize=7,
@@ -144,11 +146,12 @@ def draw_throughput(points: list[CosmicPoint]) -> Figure:
     ax.set_title("cosmicai (AstroMAE) inference throughput against ranks", fontsize=11)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="upper left")
+    model = ("the local 1-rank throughput times the ranks" if modelled else "none (it needs a local 1-rank run)")
     caption(fig, f"published: {pub.CITATION.short()}; bits/s converted at {pub.BITS_PER_SAMPLE:,} bits per sample. "
-                 "model: the local 1-rank throughput times the ranks. new run: the "
-                 "synthesized cosmicai state machine run locally (moto S3, the real rendezvous server, one process "
-                 "per rank, 1 thread each), synthetic samples, random weights: throughput only, no accuracy. Both sum the "
-                 "ranks' rates: ranks that do not compute at the same moment can add up to more than the cores give.")
+                 f"model: {model}. new run: the synthesized cosmicai state machine run locally (moto S3, the real "
+                 "rendezvous server, one process per rank, 1 thread each) on synthetic samples; random weights "
+                 "measure throughput only, no accuracy. Both sum the ranks' rates: ranks that do not compute at the "
+                 "same moment can add up to more than the cores give.")
     return fig
 
 
