@@ -52,10 +52,44 @@ def _validate(check, *args) -> None:
         raise Failure(f"input rejected, nothing started: {one_line(str(exc))}") from None
 
 
-def _finish(result, as_json: bool) -> None:
+def _finish(result, as_json: bool, figure: Path | None = None) -> None:
+    out = summary(result)
+    if figure is not None:
+        out["figure"] = figure
     if as_json:
-        emit_json(summary(result))
+        emit_json(out)
     sys.exit(0 if result.succeeded else 1)
+
+
+def _figure(draw, name: str) -> Path | None:
+    """The run's figure in its workdir (hpcx figures draws the same from a sweep); a run that succeeded
+    but left nothing to draw keeps its exit code and says why on stderr."""
+    try:
+        path = draw()
+    except (OSError, ValueError, KeyError) as exc:
+        click.echo(f"[{name}] no figure: {one_line(str(exc))}", err=True)
+        return None
+    click.echo(f"[{name}] figure: {path}", err=True)
+    return path
+
+
+def _cosmic_figure(result, workdir: Path) -> Path:
+    from localcloud import cosmic_plots
+    from localcloud.figure_style import this_machine
+
+    machine, cores = this_machine()
+    point = cosmic_plots.point_from_summary(result.output, random_weights=bool(result.weights and "random" in result.weights),
+                                            machine=machine, cores=cores, source=str(result.results_dir))
+    return cosmic_plots.plot_throughput([point], workdir / cosmic_plots.FIGURE_FILE)
+
+
+def _automon_figure(result, workdir: Path) -> Path:
+    from localcloud import automon_plots
+    from localcloud.figure_style import this_machine
+
+    runs, _ = automon_plots.load(result.results_dir)
+    note = None if any(r.algorithm == automon_plots.AUTOMON for r in runs) else "this run was centralization only"
+    return automon_plots.plot_traffic(runs, workdir / automon_plots.FIGURE_FILE, where=this_machine()[0], note=note)
 
 
 @local.command()
@@ -112,7 +146,8 @@ def cosmic(execution_input, world_size, samples, no_weights, workdir, cdk_out, a
     result = runner.run(cdk_out, execution_input=request, sizes=sizes, with_weights=not no_weights,
                         workdir=workdir, on_progress=runner.progress)
     runner.show(result)
-    _finish(result, as_json)
+    figure = _figure(lambda: _cosmic_figure(result, workdir), "cosmicai") if result.succeeded else None
+    _finish(result, as_json, figure)
 
 
 @local.command()
@@ -138,7 +173,8 @@ def automon(execution_input, iterations, window, workdir, cdk_out, as_json) -> N
     result = runner.run(cdk_out, execution_input=request, sizes=sizes,
                         workdir=workdir, on_progress=runner.progress)
     runner.show(result, workdir)
-    _finish(result, as_json)
+    figure = _figure(lambda: _automon_figure(result, workdir), "automon") if result.succeeded else None
+    _finish(result, as_json, figure)
 
 
 @local.command()
