@@ -1,7 +1,7 @@
 """Seismic inputs for LSRTM-SGD as local files: a synthetic dataset, or BP 2004 converted.
 
-The local cloud's LSRTM runner makes the synthetic one; `python -m tools.seismic_data` makes either and
-uploads it to a deployed stack's bucket (adapters.seismic_upload).
+The local cloud's LSRTM runner makes the synthetic one; `hpcx data synthetic` and `hpcx data bp2004` make
+one and upload it to a deployed stack's bucket (adapters.seismic_upload).
 """
 
 from __future__ import annotations
