@@ -112,5 +112,7 @@ def _watch(console, snap, refresh, interval: float) -> None:
                 time.sleep(interval)
                 snap = refresh()
                 live.update(render(snap))
+        if not console.is_terminal:
+            console.line()  # rich's last frame to a pipe or file ends without one
     except KeyboardInterrupt:
         click.echo("stopped watching; the execution goes on", err=True)

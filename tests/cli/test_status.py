@@ -298,3 +298,34 @@ def test_a_run_id_is_found_through_the_stacks_state_machines(hpcx, aws, monkeypa
         result = hpcx("status", "run-1", "--stack", "hpcx-batch", "--once")
     assert result.exit_code == 0, result.output
     assert "LSRTM-SGD  run-1  SUCCEEDED" in result.stdout and "it1 5" in result.stdout
+
+
+def _snapshot(**changes):
+    snap = collect_module.Snapshot(
+        execution_arn=ARN, name="run-1", state_machine=LSRTM, experiment="LSRTM-SGD", status="RUNNING",
+        start="2026-12-01T10:00:00+00:00", stop=None, iteration=2, iterations=4, misfits={1: 12.5},
+        reducer=collect_module.ReducerProgress(3, 8))
+    for key, value in changes.items():
+        setattr(snap, key, value)
+    return snap
+
+
+def test_the_live_view_refreshes_until_the_execution_ends(monkeypatch):
+    frames = iter([_snapshot(reducer=collect_module.ReducerProgress(6, 8)),
+                   _snapshot(status="SUCCEEDED", stop="2026-12-01T10:30:00+00:00", reducer=None,
+                             misfits={1: 12.5, 2: 9.0, 3: 7.0, 4: 6.5})])
+    sleeps = []
+    monkeypatch.setattr(command.time, "sleep", sleeps.append)
+    out = io.StringIO()
+    command._watch(Console(file=out, width=120), _snapshot(), lambda: next(frames), 5.0)
+    assert sleeps == [5.0, 5.0]  # two refreshes, then the execution had ended
+    assert "SUCCEEDED" in out.getvalue() and "4/4 done" in out.getvalue() and out.getvalue().endswith("\n")
+
+
+def test_ctrl_c_stops_watching_without_a_traceback(capsys, monkeypatch):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command.time, "sleep", lambda s: None)
+    command._watch(Console(file=io.StringIO()), _snapshot(), interrupted, 5.0)
+    assert "stopped watching; the execution goes on" in capsys.readouterr().err
