@@ -43,6 +43,7 @@ EXPERIMENTS = {
     "-AutoMon-Experiment": "AutoMon",
 }
 BATCH_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+DESCRIBE_JOBS_MAX = 100  # ids per DescribeJobs call; a multi-node iteration has one job per shot
 ACCUMULATOR_SHOTS = "shots.npy"  # the member Accumulator.to_bytes writes the summed shots to
 
 
@@ -242,7 +243,9 @@ def batch_progress(batch, job_ids: list[str]) -> BatchProgress | None:
         return None
     counts = dict.fromkeys(BATCH_STATUSES, 0)
     total = 0
-    for job in batch.describe_jobs(jobs=job_ids)["jobs"]:  # at most 100 ids a call: one per shot at most
+    jobs = [job for i in range(0, len(job_ids), DESCRIBE_JOBS_MAX)
+            for job in batch.describe_jobs(jobs=job_ids[i:i + DESCRIBE_JOBS_MAX])["jobs"]]
+    for job in jobs:
         summary = job.get("arrayProperties", {}).get("statusSummary")
         if summary:
             size = int(job["arrayProperties"].get("size", sum(summary.values())))

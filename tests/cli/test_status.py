@@ -329,3 +329,14 @@ def test_ctrl_c_stops_watching_without_a_traceback(capsys, monkeypatch):
     monkeypatch.setattr(command.time, "sleep", lambda s: None)
     command._watch(Console(file=io.StringIO()), _snapshot(), interrupted, 5.0)
     assert "stopped watching; the execution goes on" in capsys.readouterr().err
+
+
+def test_a_multi_node_iteration_counts_one_job_per_shot_in_calls_of_at_most_100(aws):
+    _, _, batch, batch_stub, _ = aws
+    ids = [f"job-{i}" for i in range(150)]
+    for chunk, status in ((ids[:100], "SUCCEEDED"), (ids[100:], "RUNNING")):
+        jobs = [{k: v for k, v in array_job(i, "run-1-it1-shot", {}, status=status).items() if k != "arrayProperties"}
+                for i in chunk]
+        batch_stub.add_response("describe_jobs", {"jobs": jobs}, {"jobs": chunk})
+    progress = collect_module.batch_progress(batch, ids)
+    assert (progress.counts["SUCCEEDED"], progress.counts["RUNNING"], progress.total) == (100, 50, 150)
