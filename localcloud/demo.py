@@ -32,7 +32,7 @@ from rich.table import Table  # noqa: E402
 import app as app_module  # noqa: E402
 from localcloud import automon, cosmic, lsrtm  # noqa: E402
 from localcloud.asl import state_machines_in_cdk_out  # noqa: E402
-from localcloud.demo_report import Machine, PhaseTimer, load_average, logs_to_file, phase_lines  # noqa: E402
+from localcloud.demo_report import PhaseTimer, Start, logs_to_file, phase_lines  # noqa: E402
 from localcloud.runs import iam_total  # noqa: E402
 from stacks.config import ConfigError  # noqa: E402
 
@@ -66,7 +66,7 @@ def synthesize(outdir: Path) -> dict[str, cdk.Stack]:
 def main(verbose: bool = False) -> int:
     console = Console(width=max(Console().width, 130))
     outdir = REPO_ROOT / "cdk.out"
-    load_before, timer = load_average(), PhaseTimer()
+    start, timer = Start.now(), PhaseTimer()
     started = time.perf_counter()
     with timer.phase("synth"), console.status("synthesizing every stack into cdk.out (cdk-nag runs as part of synthesis)"):
         try:
@@ -82,7 +82,7 @@ def main(verbose: bool = False) -> int:
     for runner, phase, title in RUNNERS:
         console.rule(title)
         workdir = REPO_ROOT / "out" / f"{runner.EXPERIMENT}-demo"
-        with timer.phase(phase), logs_to_file(workdir / STDERR_LOG, verbose=verbose) as stderr_log:
+        with timer.phase(phase), start.cpus_kept(), logs_to_file(workdir / STDERR_LOG, verbose=verbose) as stderr_log:
             statuses.append(runner.main(["--cdk-out", str(outdir), "--workdir", str(workdir)], on_result=runs.append))
         if stderr_log is not None:
             console.print(f"logs of its handlers, workers and tasks: under {workdir} (what they wrote to stderr: "
@@ -91,7 +91,7 @@ def main(verbose: bool = False) -> int:
     console.print(f"IAM, {len(runs)} workflows together: {total['calls_evaluated']} calls evaluated under the "
                   f"synthesized roles, {total['distinct_role_action_pairs']} distinct (role, action) pairs, "
                   f"{total['denied']} refused")
-    for line in phase_lines(timer.seconds, Machine.now(load_before)):
+    for line in phase_lines(timer.seconds, start.machine()):
         console.print(line, highlight=False)
     console.print("next: `make test`; deploying needs an AWS account: see README, 'Deploying'.")
     return max(statuses)

@@ -25,14 +25,38 @@ class Machine:
     load_before: float  # 1-minute load average when the demo started
     load_after: float  # ... and when it ended
 
+
+
+@dataclass(frozen=True)
+class Start:
+    """The machine when the demo starts (before any kernel has pinned this process to a core)."""
+
+    cpus: frozenset[int]
+    load: float
+
     @classmethod
-    def now(cls, load_before: float) -> Machine:
-        return cls(cores=os.cpu_count() or 1, usable=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                   else os.cpu_count() or 1, load_before=load_before, load_after=os.getloadavg()[0])
+    def now(cls) -> Start:
+        return cls(cpus=frozenset(_affinity()), load=os.getloadavg()[0])
+
+    def machine(self) -> Machine:
+        return Machine(cores=os.cpu_count() or 1, usable=len(self.cpus), load_before=self.load,
+                       load_after=os.getloadavg()[0])
+
+    @contextlib.contextmanager
+    def cpus_kept(self) -> Iterator[None]:
+        """Gives this thread its starting CPUs back after a phase. Devito's OpenMP runtime pins the thread
+        that runs a kernel in this process to one core (the LSRTM runner models its synthetic shots here),
+        and every process and thread started later inherits that: the cosmicai ranks and AutoMon nodes
+        would then all share one core."""
+        try:
+            yield
+        finally:
+            if hasattr(os, "sched_setaffinity"):
+                os.sched_setaffinity(0, self.cpus)
 
 
-def load_average() -> float:
-    return os.getloadavg()[0]
+def _affinity() -> set[int]:
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
 
 
 @dataclass

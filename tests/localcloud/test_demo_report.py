@@ -3,11 +3,14 @@ from the progress. No demo is run here."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
+import pytest
+
 from localcloud import demo_report
-from localcloud.demo_report import Machine, PhaseTimer, logs_to_file, phase_lines
+from localcloud.demo_report import Machine, PhaseTimer, Start, logs_to_file, phase_lines
 
 
 def test_one_line_per_phase_in_order_then_the_total_after_the_machine():
@@ -53,3 +56,12 @@ def test_verbose_leaves_stderr_alone(tmp_path, capfd):
         subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('worker log\\n')"], check=True)
     assert path is None and capfd.readouterr().err == "worker log\n"
     assert not (tmp_path / "stderr.log").exists()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs to pin to fewer")
+def test_a_phase_that_pins_this_thread_to_one_core_gives_the_cores_back():
+    start = Start.now()
+    with start.cpus_kept():
+        os.sched_setaffinity(0, {min(start.cpus)})  # what Devito's OpenMP runtime does to the thread
+    assert os.sched_getaffinity(0) == set(start.cpus)
+    assert start.machine().usable == len(start.cpus)
