@@ -99,7 +99,6 @@ def main(verbose: bool = False) -> int:
 
 def summarize(console: Console, stacks: dict[str, cdk.Stack], outdir: Path) -> None:
     """Per stack: resources by type, outputs, cdk-nag findings; then the state machines in cdk.out."""
-
     table = Table(title="Stacks", show_lines=True)
     for column in ("stack", "resources by type", "outputs", "cdk-nag"):
         table.add_column(column, overflow="fold")
