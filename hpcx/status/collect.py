@@ -177,14 +177,18 @@ def _json_of(details: dict | None, key: str) -> dict:
 def _maps(events: list[dict], sfn) -> list[MapProgress]:
     """Per Map state name: items started, succeeded, failed, running (nested Maps add up over their runs)."""
     maps: dict[str, MapProgress] = {}
+    names: dict[int, str] = {}  # event id -> the Map state it belongs to
     entered: str | None = None
     for event in reversed(events):  # oldest first: MapStateStarted follows its MapStateEntered
         kind = event["type"]
+        # concurrent branches interleave their events: the previous event's Map, else the last one entered
+        previous = names.get(event.get("previousEventId", -1), entered)
         if kind == "MapStateEntered":
-            entered = event["stateEnteredEventDetails"]["name"]
+            entered = names[event["id"]] = event["stateEnteredEventDetails"]["name"]
             maps.setdefault(entered, MapProgress(entered, None))
-        elif kind == "MapStateStarted" and entered is not None:
-            progress = maps[entered]
+        elif kind == "MapStateStarted" and previous is not None:
+            names[event["id"]] = previous
+            progress = maps[previous]
             progress.total = (progress.total or 0) + int(event.get("mapStateStartedEventDetails", {}).get("length", 0))
         elif kind.startswith("MapIteration"):
             name = event.get(_details_key(kind), {}).get("name")
@@ -197,9 +201,9 @@ def _maps(events: list[dict], sfn) -> list[MapProgress]:
                     progress.succeeded += 1
                 else:
                     progress.failed += 1
-        elif kind == "MapRunStarted" and entered is not None:
+        elif kind == "MapRunStarted" and previous is not None:
             counts = sfn.describe_map_run(mapRunArn=event["mapRunStartedEventDetails"]["mapRunArn"])["itemCounts"]
-            progress = maps[entered]
+            progress = maps[previous]
             progress.total = counts["total"]
             progress.succeeded, progress.running = counts["succeeded"], counts["running"]
             progress.failed = counts["failed"] + counts["timedOut"] + counts["aborted"]

@@ -340,3 +340,21 @@ def test_a_multi_node_iteration_counts_one_job_per_shot_in_calls_of_at_most_100(
         batch_stub.add_response("describe_jobs", {"jobs": jobs}, {"jobs": chunk})
     progress = collect_module.batch_progress(batch, ids)
     assert (progress.counts["SUCCEEDED"], progress.counts["RUNNING"], progress.total) == (100, 50, 150)
+
+
+def test_nested_maps_started_by_interleaved_branches_add_to_their_own_totals(aws):
+    sfn, sfn_stub, batch, _, s3 = aws
+    machine = "hpcx-AutoMon-Experiment"
+    arn = execution_arn(machine, "a-2")
+    sfn_stub.add_response("describe_execution", described(machine, "a-2", "RUNNING"), {"executionArn": arn})
+    h = History().add("ExecutionStarted", executionStartedEventDetails={"input": "{}"})
+    h.state("MapStateEntered", "RunExperiments").add("MapStateStarted", mapStateStartedEventDetails={"length": 2})
+    first = len(h.state("MapStateEntered", "RunNodes").events)  # experiment 0's nodes
+    h.state("MapStateEntered", "RunExperiments")  # an unrelated Map entered in between (another branch)
+    h.add("MapStateStarted", mapStateStartedEventDetails={"length": 10})
+    h.events[-1]["previousEventId"] = first  # ...started by experiment 0's RunNodes
+    stub_history(sfn_stub, h, page_size=1000, arn=arn)
+
+    snap = collect(ExecutionArn.parse(arn), sfn, batch, s3)
+
+    assert {m.name: m.total for m in snap.maps} == {"RunExperiments": 2, "RunNodes": 10}
