@@ -12,7 +12,7 @@ import click
               "them to files under each run's workdir")
 def demo(verbose) -> None:
     """Synthesize every stack into cdk.out, summarize them, then run the LSRTM-SGD, cosmicai and AutoMon
-    state machines locally (no AWS account; 2-5 minutes on 2 cores). Results: out/<experiment>-demo/
+    state machines locally (no AWS account; 2-5 minutes on 2 cores). Results: out/<experiment>-demo/.
     Progress and results go to stdout, then the time of each phase and the machine's cores and load.
 
     \b
