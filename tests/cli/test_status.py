@@ -358,3 +358,24 @@ def test_nested_maps_started_by_interleaved_branches_add_to_their_own_totals(aws
     snap = collect(ExecutionArn.parse(arn), sfn, batch, s3)
 
     assert {m.name: m.total for m in snap.maps} == {"RunExperiments": 2, "RunNodes": 10}
+
+
+def test_access_denied_is_one_line_naming_the_call(hpcx, monkeypatch):
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    with Stubber(sfn) as stub:
+        stub.add_client_error("describe_execution", "AccessDeniedException", "User: x is not authorized to perform: "
+                              "states:DescribeExecution", http_status_code=400)
+        monkeypatch.setattr(command, "_session", lambda region: FakeSession(stepfunctions=sfn, batch=None, s3=None))
+        result = hpcx("status", ARN)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: DescribeExecution was refused (AccessDeniedException)")
+
+
+def test_a_run_id_without_a_region_says_to_pass_one(hpcx, monkeypatch, tmp_path):
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = hpcx("status", "run-1", "--stack", "hpcx-batch")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "no AWS region configured" in result.stderr and "--region" in result.stderr
