@@ -26,7 +26,7 @@ help:  ## list the targets, and the hpcx command behind them
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
 	@echo "Everything is also one command, from any folder: .venv/bin/hpcx --help (after make install)"
 	@echo "  hpcx demo | local lsrtm|cosmic|automon|ray | data synthetic|bp2004|cosmic | reproduce EXPERIMENT [--plan]"
-	@echo "  hpcx bench [NAME] | images | synth | diff [STACK] | deploy STACK [-c key=value ...]"
+	@echo "  hpcx status EXECUTION | bench [NAME] | images | synth | diff [STACK] | deploy STACK [-c key=value ...]"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

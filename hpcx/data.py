@@ -8,12 +8,13 @@ from pathlib import Path
 
 import click
 
-from hpcx.errors import remember_region
+from hpcx.errors import Failure, remember_region
 from hpcx.options import Shape, json_option
 from hpcx.paths import OUT
 
 POSITIVE = click.IntRange(min=1)
 H5 = click.Path(exists=True, dir_okay=False, path_type=Path)
+MANIFEST_NAME = "bp2004_inputs.sha256"  # in --workdir, beside the converted files
 
 
 @click.group()
@@ -76,23 +77,57 @@ def synthetic(bucket, prefix, shots, shape, workdir, region, as_json) -> None:
               help="the folder of BP 2004 SEG-Y shots")
 @click.option("--prefix", default="bp2004/", help="S3 prefix of the dataset")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=OUT / "bp2004")
+@click.option("--checksums", type=H5, help="a SHA-256 manifest (sha256sum format) the inputs must match, e.g. "
+              "the bp2004_inputs.sha256 an earlier conversion wrote; refuses on any difference")
 @_region_option
 @json_option
-def bp2004(bucket, velocity_h5, water_h5, shots_dir, prefix, workdir, region, as_json) -> None:
-    """Convert the published BP 2004 files and upload them; prints the execution input.
+def bp2004(bucket, velocity_h5, water_h5, shots_dir, prefix, workdir, checksums, region, as_json) -> None:
+    """Convert the BP 2004 model (HDF5) and shots (SEG-Y) the seed used and upload them; prints the execution
+    input. Where the files come from: README, "BP 2004 data". Writes the SHA-256 of every input to
+    WORKDIR/bp2004_inputs.sha256 first (no published checksums are known); --checksums checks them.
 
     \b
     Example:
       hpcx data bp2004 --bucket <DataBucket> --velocity-h5 bp_synthetic_2004_velocity.h5 \\
-          --water-h5 bp_synthetic_2004_water_bottom.h5 --shots-dir bp_synthetic_2004/
+          --water-h5 bp_synthetic_2004_water_bottom.h5 --shots-dir bp_synthetic_2004/ \\
+          --checksums bp2004_inputs.sha256
     """
     from tools.aws_errors import require_bucket
     from tools.seismic_data import prepare_and_upload
 
     session = _session(region)
     require_bucket(session, bucket)  # before converting every shot
+    _check_inputs([velocity_h5, *([water_h5] if water_h5 else []), *_bp2004_shots(shots_dir)], workdir, checksums)
     _print_input(prepare_and_upload("bp2004", session.client("s3"), bucket, prefix, workdir, velocity_h5=velocity_h5,
                                     water_h5=water_h5, shots_dir=shots_dir), as_json)
+
+
+def _bp2004_shots(shots_dir: Path) -> list[Path]:
+    from workloads.seismic.datasets import bp2004_shot_files
+
+    try:
+        return bp2004_shot_files(shots_dir)
+    except FileNotFoundError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _check_inputs(inputs: list[Path], workdir: Path, checksums: Path | None) -> None:
+    """Hash every input, write the manifest, and refuse (one line, exit 2) if --checksums disagrees."""
+    from tools import checksums as sums
+    from workloads.seismic.datasets import progress_bar
+
+    try:
+        expected = sums.read_manifest(checksums) if checksums else None  # a bad file fails before hashing GBs
+        with progress_bar() as bar:
+            task = bar.add_task("SHA-256 of the inputs", total=len(inputs))
+            actual = sums.digests(inputs, advance=lambda: bar.advance(task))
+        if expected is not None:  # before writing: the manifest given may be the one in workdir
+            sums.verify(actual, expected, checksums)
+            click.echo(f"every input matches {checksums}", err=True)
+        manifest = sums.write_manifest(workdir / MANIFEST_NAME, actual)
+        click.echo(f"SHA-256 of the {len(actual)} input files: {manifest}", err=True)
+    except sums.ChecksumError as exc:
+        raise Failure(str(exc)) from None
 
 
 @data.command()

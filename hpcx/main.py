@@ -10,6 +10,7 @@ from hpcx.paths import use_repository
 use_repository()
 
 from hpcx import bench, cdk, data, demo, figures, images, local, reproduce  # noqa: E402
+from hpcx.status.command import status  # noqa: E402
 
 
 @click.group(cls=HpcxGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -23,6 +24,7 @@ def cli() -> None:
       hpcx local lsrtm --shots 4 --iterations 2 --json
       hpcx reproduce weak --campaign jan --plan
       hpcx figures cosmic --json
+      hpcx status <execution ARN>
     """
 
 
@@ -30,6 +32,7 @@ cli.add_command(demo.demo)
 cli.add_command(local.local)
 cli.add_command(data.data)
 cli.add_command(reproduce.reproduce_command)
+cli.add_command(status)
 cli.add_command(bench.bench)
 cli.add_command(figures.figures)
 cli.add_command(images.images)

@@ -1,4 +1,4 @@
-"""`hpcx reproduce ...`: the seismic paper's experiments (reproduce/, `python -m reproduce`).
+"""`hpcx reproduce ...`: the seismic paper's experiments (reproduce/, also `python -m reproduce`).
 
 `--plan` prints the runs and their estimated cost from cdk.out alone (no deployed stack, no credentials);
 a launch whose estimate is above the threshold asks first unless `--yes`. Everything else is passed to
@@ -18,10 +18,23 @@ from hpcx.paths import CDK_OUT
 
 LAUNCHERS = ("weak", "openmp", "mpi", "hybrid", "cost", "resilience")
 OTHERS = ("collect", "spot", "figures")
+PROG = "hpcx reproduce"  # what reproduce's own parser calls itself in its usage and errors
 
 
-@click.command("reproduce", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True},
-               epilog="The options of each experiment: `python -m reproduce EXPERIMENT --help`.")
+class _ExperimentHelp(click.Command):
+    """`hpcx reproduce EXPERIMENT --help` shows that experiment's options, which reproduce's own parser
+    defines (Click would show this command's help instead, which does not list them)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] in LAUNCHERS + OTHERS and {"--help", "-h"} & set(args[1:]):
+            from reproduce.__main__ import main as reproduce_main
+
+            ctx.exit(reproduce_main([args[0], "--help"], prog=PROG))
+        return super().parse_args(ctx, args)
+
+
+@click.command("reproduce", cls=_ExperimentHelp, context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True},
+               epilog="The options of each experiment: `hpcx reproduce EXPERIMENT --help`.")
 @click.argument("experiment", type=click.Choice(LAUNCHERS + OTHERS))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--plan", "plan_only", is_flag=True, help="print the runs and their cost from cdk.out; submit nothing")
@@ -46,12 +59,12 @@ def reproduce_command(experiment, args, plan_only, yes, as_json, cdk_out) -> Non
     if experiment not in LAUNCHERS:
         if plan_only:
             raise Failure(f"--plan applies to the launchers ({', '.join(LAUNCHERS)}), not to {experiment}")
-        sys.exit(reproduce_main(argv))
+        sys.exit(reproduce_main(argv, prog=PROG))
     remember_region(click.get_current_context(), _option_value(args, "--region"))
     if plan_only:
         _plan(argv, cdk_out, as_json)
         return
-    sys.exit(reproduce_main(argv, confirm=lambda plans, deployment: _confirm(plans, deployment, yes)))
+    sys.exit(reproduce_main(argv, prog=PROG, confirm=lambda plans, deployment: _confirm(plans, deployment, yes)))
 
 
 def _option_value(args, name: str) -> str | None:

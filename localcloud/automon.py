@@ -560,7 +560,10 @@ def main(argv: list[str] | None = None, on_result: Callable[[AutomonRun], None] 
 
 
 def progress(message: str) -> None:
-    print(f"[automon] {message}", file=sys.stderr, flush=True)
+    # one write per line: the Map's node branches report from threads, and print() writes the newline
+    # separately, so two lines could run together
+    sys.stderr.write(f"[automon] {message}\n")
+    sys.stderr.flush()
 
 
 def show(result: AutomonRun, workdir: Path) -> None:

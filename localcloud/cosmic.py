@@ -327,7 +327,8 @@ def main(argv: list[str] | None = None, on_result: Callable[[CosmicRun], None] =
 
 
 def progress(message: str) -> None:
-    print(f"[cosmicai] {message}", file=sys.stderr, flush=True)
+    sys.stderr.write(f"[cosmicai] {message}\n")  # one write per line: ranks report from threads
+    sys.stderr.flush()
 
 
 def show(result: CosmicRun) -> None:

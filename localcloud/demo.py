@@ -4,7 +4,12 @@ For each stack: resources by type, outputs, and cdk-nag findings (unacknowledged
 Then the state machines from cdk.out run on this machine, each through its runner's command line
 (localcloud/<experiment>.py, results under out/<experiment>-demo/): LSRTM-SGD (image, misfit curve and
 report), cosmic with 4 ranks, and one AutoMon centralization experiment, each printing its IAM counters
-(calls evaluated under the synthesized roles, distinct (role, action) pairs, refused), then their total.
+(calls evaluated under the synthesized roles, distinct (role, action) pairs, refused), then their total,
+and the time of each phase with the machine it ran on (demo_report.py).
+
+Progress and results go to stdout. The handlers' and workers' logs go to files under each run's workdir
+(one line says where): they are what a person debugging reads, not what a person watching the demo reads,
+and interleaved with the progress they hid it. `--verbose` leaves them on stderr.
 """
 
 from __future__ import annotations
@@ -27,16 +32,18 @@ from rich.table import Table  # noqa: E402
 import app as app_module  # noqa: E402
 from localcloud import automon, cosmic, lsrtm  # noqa: E402
 from localcloud.asl import state_machines_in_cdk_out  # noqa: E402
+from localcloud.demo_report import PhaseTimer, Start, logs_to_file, phase_lines  # noqa: E402
 from localcloud.runs import iam_total  # noqa: E402
 from stacks.config import ConfigError  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ACK_METADATA = "aws:cdk:acknowledged-rules"
-RUNNERS = [
-    (lsrtm, "LSRTM-SGD (BatchStack), executed locally from cdk.out"),
-    (cosmic, "cosmicai (FmiStack): 4 ranks with collectives through a local rendezvous server"),
-    (automon, "AutoMon experiment (AutoMonNodesStack): a coordinator and its nodes as local processes"),
+RUNNERS = [  # (runner, phase name in the timing report, title)
+    (lsrtm, "LSRTM", "LSRTM-SGD (BatchStack), executed locally from cdk.out"),
+    (cosmic, "cosmicai", "cosmicai (FmiStack): 4 ranks with collectives through a local rendezvous server"),
+    (automon, "AutoMon", "AutoMon experiment (AutoMonNodesStack): a coordinator and its nodes as local processes"),
 ]
+STDERR_LOG = "stderr.log"  # in each run's workdir: what its processes wrote to stderr, unless --verbose
 
 
 def acknowledged_findings(stack: cdk.Stack) -> int:
@@ -56,18 +63,42 @@ def synthesize(outdir: Path) -> dict[str, cdk.Stack]:
     return stacks
 
 
-def main() -> int:
+def main(verbose: bool = False) -> int:
     console = Console(width=max(Console().width, 130))
     outdir = REPO_ROOT / "cdk.out"
+    start, timer = Start.now(), PhaseTimer()
     started = time.perf_counter()
-    with console.status("synthesizing every stack into cdk.out (cdk-nag runs as part of synthesis)"):
+    with timer.phase("synth"), console.status("synthesizing every stack into cdk.out (cdk-nag runs as part of synthesis)"):
         try:
             stacks = synthesize(outdir)
         except ConfigError as exc:
             console.print(f"[red]{exc}")
             return 2
     console.print(f"synthesized {len(stacks)} stack(s) in {time.perf_counter() - started:.1f} s into {outdir}")
+    with timer.phase("summary"):
+        summarize(console, stacks, outdir)
 
+    statuses, runs = [], []
+    for runner, phase, title in RUNNERS:
+        console.rule(title)
+        workdir = REPO_ROOT / "out" / f"{runner.EXPERIMENT}-demo"
+        with timer.phase(phase), start.cpus_kept(), logs_to_file(workdir / STDERR_LOG, verbose=verbose) as stderr_log:
+            statuses.append(runner.main(["--cdk-out", str(outdir), "--workdir", str(workdir)], on_result=runs.append))
+        if stderr_log is not None:
+            console.print(f"logs of its handlers, workers and tasks: under {workdir} (what they wrote to stderr: "
+                          f"{stderr_log.name}; `hpcx demo --verbose` shows it here)", highlight=False)
+    total = iam_total(runs)
+    console.print(f"IAM, {len(runs)} workflows together: {total['calls_evaluated']} calls evaluated under the "
+                  f"synthesized roles, {total['distinct_role_action_pairs']} distinct (role, action) pairs, "
+                  f"{total['denied']} refused")
+    for line in phase_lines(timer.seconds, start.machine()):
+        console.print(line, highlight=False)
+    console.print("next: `make test`; deploying needs an AWS account: see README, 'Deploying'.")
+    return max(statuses)
+
+
+def summarize(console: Console, stacks: dict[str, cdk.Stack], outdir: Path) -> None:
+    """Per stack: resources by type, outputs, cdk-nag findings; then the state machines in cdk.out."""
     table = Table(title="Stacks", show_lines=True)
     for column in ("stack", "resources by type", "outputs", "cdk-nag"):
         table.add_column(column, overflow="fold")
@@ -84,19 +115,6 @@ def main() -> int:
     machines = state_machines_in_cdk_out(outdir)
     console.print(f"state machines: {', '.join(machines)}")
 
-    statuses, runs = [], []
-    for runner, title in RUNNERS:
-        console.rule(title)
-        statuses.append(runner.main(["--cdk-out", str(outdir),
-                                     "--workdir", str(REPO_ROOT / "out" / f"{runner.EXPERIMENT}-demo")],
-                                    on_result=runs.append))
-    total = iam_total(runs)
-    console.print(f"IAM, {len(runs)} workflows together: {total['calls_evaluated']} calls evaluated under the "
-                  f"synthesized roles, {total['distinct_role_action_pairs']} distinct (role, action) pairs, "
-                  f"{total['denied']} refused")
-    console.print("next: `make test`; deploying needs an AWS account: see README, 'Deploying'.")
-    return max(statuses)
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(verbose="--verbose" in sys.argv[1:]))

@@ -4,5 +4,5 @@ The models and the published numbers (cost.py, resilience.py, timings.py, publis
 data/published.json) need no AWS; the launchers (plans.py, runner.py, chaos.py, spot.py), the timing
 collection (collect.py) and the figures (figures.py) talk to a deployment through boto3 clients passed
 in. What they know of the deployment they read from its outputs (outputs.py), never from stacks/.
-`python -m reproduce` is the command line.
+`hpcx reproduce` is the command line (`python -m reproduce` takes the same arguments).
 """

@@ -1,14 +1,16 @@
 """Re-run the seismic imaging paper's experiments on a deployed BatchStack.
 
-  python -m reproduce weak --campaign jan [--batch-sizes 1 2 4 ...] [--runs 3]
-  python -m reproduce openmp --campaign jan --queue r5-spot-24 --threads 1 2 4 8 16 24
-  python -m reproduce mpi --campaign jan --queue c5n-mnp-18 --nodes 1 2 4 8 16
-  python -m reproduce hybrid --campaign jan
-  python -m reproduce cost --campaign jan [--shots 100]
-  python -m reproduce resilience --campaign jan --failure-rate 0.1 --confirm-terminate
-  python -m reproduce collect --campaign jan --run-id <run id> --experiment weak
-  python -m reproduce spot --instance-types c5n.18xlarge m4.4xlarge --days 7
-  python -m reproduce figures [--results out/experiments] [--out out/experiments/figures]
+  hpcx reproduce weak --campaign jan [--batch-sizes 1 2 4 ...] [--runs 3]
+  hpcx reproduce openmp --campaign jan --queue r5-spot-24 --threads 1 2 4 8 16 24
+  hpcx reproduce mpi --campaign jan --queue c5n-mnp-18 --nodes 1 2 4 8 16
+  hpcx reproduce hybrid --campaign jan
+  hpcx reproduce cost --campaign jan [--shots 100]
+  hpcx reproduce resilience --campaign jan --failure-rate 0.1 --confirm-terminate
+  hpcx reproduce collect --campaign jan --run-id <run id> --experiment weak
+  hpcx reproduce spot --instance-types c5n.18xlarge m4.4xlarge --days 7
+  hpcx reproduce figures [--results out/experiments] [--out out/experiments/figures]
+
+(`python -m reproduce` takes the same arguments; `hpcx reproduce` adds --plan and asks before costly runs.)
 
 Queues, job definitions, the bucket and the state machine come from the stack's outputs (--stack).
 --dry-run prints what would be submitted and submits nothing. Results: one JSON file per run in
@@ -32,8 +34,8 @@ from reproduce.outputs import DEFAULT_STACK, DeploymentError, read_deployment
 DEFAULT_RESULTS = P.REPO_ROOT / "out" / "experiments"  # under the repository, whatever the working directory
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m reproduce", description=__doc__.split("\n\n")[0])
+def _parser(prog: str = "python -m reproduce") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def launcher(name: str, help_: str) -> argparse.ArgumentParser:
@@ -134,13 +136,13 @@ def parameters(args: argparse.Namespace):
         raise P.PlanError(f"invalid {args.command} parameters: {problems}") from None
 
 
-def main(argv: list[str] | None = None, session=None, confirm=None) -> int:
+def main(argv: list[str] | None = None, session=None, confirm=None, prog: str = "python -m reproduce") -> int:
     """`confirm(plans, deployment) -> bool`, when given, is asked before anything is submitted (hpcx asks
     the user when the estimated cost is above its threshold); False submits nothing."""
     from reproduce.runner import RunFailed
     from tools.aws_errors import explain
 
-    args = _parser().parse_args(argv)
+    args = _parser(prog).parse_args(argv)
     try:
         if args.command in EXPERIMENTS:
             return _launch(args, session, confirm)

@@ -23,6 +23,7 @@ CONFIGURE = "configure a profile (`aws configure sso`, then `export AWS_PROFILE=
 EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId"}
 REFUSED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403", "Forbidden"}
 MISSING_BUCKET = {"NoSuchBucket", "404"}
+MISSING_EXECUTION = {"ExecutionDoesNotExist", "StateMachineDoesNotExist", "InvalidArn"}
 
 
 def explain(exc: BaseException, *, region_option: bool = False, region_given: bool = False) -> str | None:
@@ -59,6 +60,9 @@ def _client_error(exc: ClientError) -> str:
                 f"(`aws sts get-caller-identity` shows which identity it is){': ' + message if message else ''}")
     if code == "ValidationError" and "does not exist" in message:
         return f"{operation}: {message}: deploy it first (`hpcx deploy BatchStack`), or name the deployed stack with --stack"
+    if code in MISSING_EXECUTION:
+        return (f"{operation}: {message or code}: check the ARN (it names the region and account the execution "
+                "ran in), or list executions with `aws stepfunctions list-executions --state-machine-arn ...`")
     if code in MISSING_BUCKET and operation in ("HeadBucket", "ListObjectsV2", "PutObject"):
         return f"{operation}: the bucket does not exist in this account: use the DataBucket output of the deployed stack"
     return f"AWS refused {operation} ({code}): {message or 'no message'}"

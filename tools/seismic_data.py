@@ -5,7 +5,8 @@
       --water-h5 bp_synthetic_2004_water_bottom.h5 --shots-dir bp_synthetic_2004/
 
 Both print the execution input to start the LSRTM-SGD state machine with. The BP 2004 files are the
-ones the original project published (see its README); this command does not download them.
+ones the original project used (the main README, "BP 2004 data", says where they come from); this
+command does not download them. It writes their SHA-256 manifest and checks one given with --checksums.
 (`python -m tools.seismic_data` takes the same arguments.)
 """
 

@@ -71,7 +71,7 @@ class FmiStack(Stack):
                   description="runs/<execution>/ranks/rank-<r>.json, combined.json, summary.json")
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(self, "ExampleInput", value=json.dumps(EXAMPLE_INPUT),
-                  description="upload the data first: python -m tools.cosmic_data --bucket <DataBucket>")
+                  description="upload the data first: hpcx data cosmic --bucket <DataBucket>")
         CfnOutput(
             self, "StepFunctionsConsole",
             value=f"https://{self.region}.console.aws.amazon.com/states/home?region={self.region}#/statemachines",

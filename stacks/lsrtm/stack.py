@@ -240,7 +240,7 @@ class BatchStack(Stack):
         )
 
     def _outputs(self) -> None:
-        """What to do next: the names and ARNs a user (and python -m reproduce) needs."""
+        """What to do next: the names and ARNs a user (and hpcx reproduce) needs."""
         CfnOutput(self, "DataBucket", value=self.bucket.bucket_name, description="models, shots, gradients, images")
         CfnOutput(self, "GradientJobQueue", value=self.gradient_queue.job_queue_name)
         CfnOutput(self, "GradientJobDefinition", value=self.gradient_job.job_definition.job_definition_arn)
@@ -252,7 +252,7 @@ class BatchStack(Stack):
             value=self.to_json_string({key: pool.summary() for key, pool in self.pools.items()}),
             description="per compute environment key: queue, instance types, CPUs online per instance, "
             "memory and nodes a job can get, threads per core (2 = hyper-threading on), spot, multi-node, "
-            "vCPUs and cores per socket of the first type (read by python -m reproduce)",
+            "vCPUs and cores per socket of the first type (read by hpcx reproduce)",
         )
         CfnOutput(self, "StateMachineArn", value=self.workflow.state_machine.state_machine_arn)
         CfnOutput(
@@ -264,7 +264,7 @@ class BatchStack(Stack):
             self,
             "ExampleInput",
             value="examples/lsrtm_synthetic.json",
-            description="upload a dataset first: python -m tools.seismic_data synthetic --bucket <DataBucket> "
+            description="upload a dataset first: hpcx data synthetic --bucket <DataBucket> "
             "(prints the complete input)",
         )
         CfnOutput(

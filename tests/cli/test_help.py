@@ -43,3 +43,10 @@ def test_demo_help_does_not_start_the_demo(hpcx, forbid):
 
     forbid(localcloud.demo, "main")
     assert hpcx("demo", "--help").exit_code == 0
+
+
+def test_an_experiments_help_lists_its_own_options(hpcx):
+    # its options live in reproduce's parser: the help must come from there, under hpcx's name
+    result = hpcx("reproduce", "weak", "--help")
+    assert result.exit_code == 0
+    assert "usage: hpcx reproduce weak" in result.output and "--campaign" in result.output

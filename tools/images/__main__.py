@@ -1,6 +1,6 @@
 """make images: build the five images from the contexts `cdk synth` staged, then make each do its real job.
 
-    python -m tools.images [--only NAME ...] [--no-smoke]
+    hpcx images [--only NAME ...] [--no-smoke]       (or make images; python -m tools.images takes the same)
 
 Exits non-zero naming the image and the step that failed. Needs a synthesized cdk.out (make synth).
 """

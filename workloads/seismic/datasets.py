@@ -1,7 +1,7 @@
 """Seismic inputs for LSRTM-SGD as local files: a synthetic dataset, or BP 2004 converted.
 
-The local cloud's LSRTM runner makes the synthetic one; `python -m tools.seismic_data` makes either and
-uploads it to a deployed stack's bucket (adapters.seismic_upload).
+The local cloud's LSRTM runner makes the synthetic one; `hpcx data synthetic` and `hpcx data bp2004` make
+one and upload it to a deployed stack's bucket (adapters.seismic_upload).
 """
 
 from __future__ import annotations
@@ -93,6 +93,15 @@ def make_synthetic(
     return dataset
 
 
+def bp2004_shot_files(shots_dir: Path) -> list[Path]:
+    """The published shots, bp_observed_data_1.segy ... _1348.segy; FileNotFoundError naming missing ones."""
+    shots = [shots_dir / f"{BP2004_SHOT_NAME}{i}.segy" for i in range(1, BP2004_SHOTS + 1)]
+    missing = [p.name for p in shots if not p.exists()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} shot files missing in {shots_dir}, e.g. {missing[:3]}")
+    return shots
+
+
 def convert_bp2004(velocity_h5: Path, water_h5: Path | None, shots_dir: Path, workdir: Path) -> Dataset:
     """BP 2004 as published: HDF5 key 'm' (squared slowness, nz x nx) and 'wb' (water mask), SEG-Y shots."""
     import h5py
@@ -112,8 +121,5 @@ def convert_bp2004(velocity_h5: Path, water_h5: Path | None, shots_dir: Path, wo
             raise ValueError(f"water mask {water.shape} does not match the model {m.shape}")
         water_path = workdir / "bp2004_water.npy"
         np.save(water_path, water)
-    shots = [shots_dir / f"{BP2004_SHOT_NAME}{i}.segy" for i in range(1, BP2004_SHOTS + 1)]
-    missing = [p.name for p in shots if not p.exists()]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} shot files missing in {shots_dir}, e.g. {missing[:3]}")
+    shots = bp2004_shot_files(shots_dir)
     return Dataset(model=model_path, water=water_path, shots=shots, shot_name=BP2004_SHOT_NAME, first_shot=1)
