@@ -177,20 +177,45 @@ def automon(execution_input, iterations, window, workdir, cdk_out, as_json) -> N
     _finish(result, as_json, figure)
 
 
+RAY_OPTIONS = ("workload", "data", "mode", "count", "wan_mbit")
+
+
 @local.command()
+@click.option("--input", "execution_input", type=ExecutionInput(),
+              help="the run as JSON: workload, data, mode, count, wan_mbit, wan_rtt_ms (instead of the options)")
 @click.option("--workload", type=click.Choice(["image", "ps"]), default="image", help="image transform or parameter server")
 @click.option("--data", type=click.Choice(["share", "s3"]), default="share", help="where the inputs live")
 @click.option("--mode", type=click.Choice(["ours", "default"]), default="ours", help="data-aware scheduler or Ray's")
 @click.option("--count", type=POSITIVE, default=12, help="images, or training batches")
 @click.option("--wan-mbit", type=click.FloatRange(min=0, min_open=True), default=100.0, help="emulated WAN bandwidth")
-def ray(workload, data, mode, count, wan_mbit) -> None:
-    """Hybrid Ray: one workload on a local 3-raylet cluster with an emulated WAN; prints one JSON summary.
+@json_option
+@click.pass_context
+def ray(ctx, execution_input, workload, data, mode, count, wan_mbit, as_json) -> None:
+    """Hybrid Ray: one workload on a local 3-raylet cluster (HPC login and worker, one cloud node) with an
+    emulated WAN; prints the makespan, jobs per site and MB moved.
 
     \b
     Example:
       hpcx local ray --workload ps --data s3 --mode default
+      hpcx local ray --input '{"mode": "default", "wan_mbit": 30}' --json
     """
-    from workloads.hybrid_ray.run import main as run_main
+    from workloads.hybrid_ray.run_input import RayRunInput
 
-    sys.exit(run_main(["--workload", workload, "--data", data, "--mode", mode, "--count", str(count),
-                       "--wan-mbit", str(wan_mbit)]))
+    given = [f"--{name.replace('_', '-')}" for name in RAY_OPTIONS
+             if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    if execution_input is not None and given:
+        raise click.UsageError(f"give either --input or {', '.join(given)}, not both")
+    raw = execution_input if execution_input is not None else {
+        "workload": workload, "data": data, "mode": mode, "count": count, "wan_mbit": wan_mbit}
+    _validate(RayRunInput.parse, raw)  # before Ray starts
+    from workloads.hybrid_ray.run import run
+
+    click.echo("[ray] starting a local 3-raylet cluster (hpc-login, hpc-worker-0, cloud-0)", err=True)
+    result = run(RayRunInput.parse(raw))
+    if as_json:
+        emit_json(result)
+        return
+    sites = ", ".join(f"{site} {n}" for site, n in result["jobs_per_site"].items())
+    click.echo(f"hybrid Ray {result['workload']} ({result['mode']} scheduler, data on {result['data']}, "
+               f"WAN {result['wan_mbit']:g} Mbit/s): makespan {result['makespan_s']} s; jobs per site: {sites}; "
+               f"{result['mb_moved']} MB moved across the WAN; lost nodes {result['lost_nodes']}")

@@ -5,7 +5,7 @@
     python -m workloads.hybrid_ray.run --address auto --share ~/share --no-emulation ...   (on the testbed)
 
 Without ``--address`` a local cluster starts (hpc-login, hpc-worker-0, cloud-0 on 127.0.0.1) and the WAN is
-emulated in the transfer code. On the testbed pass ``--no-emulation`` (tc netem shapes the real network)
+emulated in the transfer code (`hpcx local ray` runs it this way). On the testbed pass ``--no-emulation`` (tc netem shapes the real network)
 and ``--data share``: the bucket here is the local stand-in, since runtime code does not talk to AWS.
 Inputs are generated under the share (or the stand-in bucket) before the run. Prints one JSON summary.
 """
@@ -20,12 +20,14 @@ from typing import Literal
 
 import ray
 
+from workloads.common.execution_input import InvalidInput
 from workloads.hybrid_ray import image_transform as it
 from workloads.hybrid_ray import param_server as ps
 from workloads.hybrid_ray.baseline import run_default
 from workloads.hybrid_ray.datasets import Dataset, StorageLayout
 from workloads.hybrid_ray.jobs import Job, RunReport
 from workloads.hybrid_ray.local_cluster import local_cluster
+from workloads.hybrid_ray.run_input import RayRunInput
 from workloads.hybrid_ray.scheduler import DataAwareScheduler
 from workloads.hybrid_ray.topology import HybridTopology
 
@@ -98,21 +100,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scratch", type=Path, help="node scratch root (default: a temporary directory)")
     parser.add_argument("--no-emulation", action="store_true", help="the network is really shaped (netem)")
     args = parser.parse_args(argv)
-    if args.count < 1:
-        parser.error("--count must be at least 1")
+    try:
+        request = RayRunInput.parse({"workload": args.workload, "data": args.data, "mode": args.mode,
+                                     "count": args.count, "wan_mbit": args.wan_mbit, "wan_rtt_ms": args.wan_rtt_ms})
+    except InvalidInput as exc:
+        parser.error(str(exc))
+    result = run(request, address=args.address, share=args.share, scratch=args.scratch,
+                 emulate_links=not args.no_emulation)
+    print(json.dumps(result))
+    return 0
 
+
+def run(request: RayRunInput, *, address: str | None = None, share: Path | None = None,
+        scratch: Path | None = None, emulate_links: bool = True) -> dict:
+    """One run: on the cluster at `address`, or on a local 3-raylet cluster started for it; its summary."""
     tmp = Path(tempfile.mkdtemp(prefix="hybrid-ray-"))
-    layout = StorageLayout(args.share or tmp / "share", args.scratch or tmp / "scratch", tmp / "bucket")
-    topology = HybridTopology.standard(wan_mbit=args.wan_mbit, wan_rtt_ms=args.wan_rtt_ms)
-    run = dict(layout=layout, topology=topology, count=args.count, emulate_links=not args.no_emulation)
-    if args.address:
-        ray.init(address=args.address)
-        report = run_workload(args.workload, args.data, args.mode, **run)
+    layout = StorageLayout(share or tmp / "share", scratch or tmp / "scratch", tmp / "bucket")
+    topology = HybridTopology.standard(wan_mbit=request.wan_mbit, wan_rtt_ms=request.wan_rtt_ms)
+    options = dict(layout=layout, topology=topology, count=request.count, emulate_links=emulate_links)
+    if address:
+        ray.init(address=address)
+        report = run_workload(request.workload, request.data, request.mode, **options)
     else:
         with local_cluster():
-            report = run_workload(args.workload, args.data, args.mode, **run)
-    print(json.dumps({"workload": args.workload, "data": args.data, "mode": args.mode, **summary(report)}))
-    return 0
+            report = run_workload(request.workload, request.data, request.mode, **options)
+    return {**request.model_dump(), **summary(report)}
 
 
 if __name__ == "__main__":
