@@ -1,6 +1,6 @@
 """make images: build the five images from the contexts `cdk synth` staged, then make each do its real job.
 
-    hpcx images [--only NAME ...] [--no-smoke]       (or make images; python -m tools.images takes the same)
+    hpcx images [--only NAME ...] [--no-smoke] [--json]     (or make images; python -m tools.images takes the same)
 
 Exits non-zero naming the image and the step that failed. Needs a synthesized cdk.out (make synth).
 """
@@ -8,6 +8,7 @@ Exits non-zero naming the image and the step that failed. Needs a synthesized cd
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import sys
 import tempfile
@@ -31,8 +32,11 @@ class Failed(RuntimeError):
         super().__init__(f"{image}: {step} failed: {detail}")
 
 
+PROGRESS = {"stream": sys.stdout}  # stderr with --json, so stdout holds only the JSON summary
+
+
 def say(line: str) -> None:
-    print(line, flush=True)
+    print(line, file=PROGRESS["stream"], flush=True)
 
 
 def reachable(url: str) -> bool:
@@ -128,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.images", description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=contexts.IMAGES, help="build (and run) only these images")
     parser.add_argument("--no-smoke", action="store_true", help="build only")
+    parser.add_argument("--json", action="store_true", help="progress on stderr, a JSON summary on stdout")
     args = parser.parse_args(argv)
+    PROGRESS["stream"] = sys.stderr if args.json else sys.stdout
     names = list(args.only or contexts.IMAGES)
     started = time.monotonic()
     try:
@@ -149,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     except Failed as exc:
         say(f"FAILED {exc}")
         say("images: 0 passed, 1 failed")
+        if args.json:
+            print(json.dumps({"passed": 0, "failed": 1, "error": str(exc)}))
         return 1
     say("== summary (build s, size MiB)")
     for name, (seconds, size) in stats.items():
@@ -157,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         say(f"   run {what:30s} {seconds:6.0f} s")
     say(f"== images ok in {time.monotonic() - started:.0f} s on {socket.gethostname()}")
     say(f"images: {len(stats)} passed, 0 failed")  # the closing line CI reads
+    if args.json:
+        print(json.dumps({
+            "engine": eng.name, "passed": len(stats), "failed": 0, "total_s": round(time.monotonic() - started, 1),
+            "images": {name: {"build_s": round(seconds, 1), "size_mib": round(size / 2**20)}
+                       for name, (seconds, size) in stats.items()},
+            "smoke_runs_s": {what: round(seconds, 1) for what, seconds in timings.items()},
+        }, indent=2))
     return 0
 
 
