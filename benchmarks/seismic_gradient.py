@@ -11,12 +11,14 @@ The migration background is the smoothed model. Every run uses the same time ste
 cross-correlation imaging condition, so all gradients estimate the same quantity.
 
 Targets (issue: default mode against the reference): time ratio at most 0.8, memory ratio at most 1/8,
-correlation at least 0.98. The memory ratio is peak resident memory of the whole process, so it has a
-floor: Python, numpy and Devito hold about 160 MiB before any wavefield exists, and the working
-wavefields cost the same in both solvers. Subsampling shrinks only the stored history (by the
-Nyquist-safe factor, about 10 here), and the reference's history is ``nt`` snapshots. On the small model
-that history is a few hundred MiB, comparable to the fixed part, so the memory ratio cannot reach 1/8
-there whatever the storage; the benchmark reports what it measures and ``targets_met`` per model says so.
+correlation at least 0.98. The memory ratio is of peak resident memory of the whole process, so it has
+a floor: Python, numpy and Devito hold about 160 MiB before any wavefield exists, and the working
+wavefields cost the same in both solvers; subsampling shrinks only the stored history (by the
+Nyquist-safe factor, 14 here). The reference stores every step: on the large model about 5 GiB, so
+1/8 is reachable; on the small model nt x 481 x 241 float32 is about 0.65 GB, a peak under 1 GiB, less
+than 8 times the floor, so 1/8 cannot be reached there whatever the storage. The small model is still
+large enough for the time ratio to mean something (seconds per gradient, subsampling factor as on the
+large one); the benchmark reports what it measures and ``targets_met`` is given per model.
 
 Each mode runs in a fresh subprocess so its peak resident memory (VmHWM) is its own. Compiled
 kernels are warmed up first (Devito caches them on disk), so wall times measure the work, not gcc.
@@ -54,7 +56,7 @@ SPACE_ORDER = 8
 NBL = 40
 SMOOTH_M = 150.0
 CHECKPOINT_BUDGET = 512 * 2**20  # bytes given to the checkpointing run
-REPEATS = 2
+REPEATS = 3
 # Mode name -> storage argument (None = Devito's reference solver, full storage).
 MODES = {"reference": None, "subsampled": "auto", "full": "full", "checkpointing": "checkpointing"}
 DEFAULT_MODE = "subsampled"  # what storage="auto" picks here; asserted below
