@@ -33,17 +33,20 @@ def test_help_lists_the_options():
 
 
 def test_smallest_case_prints_a_table_and_one_json_line():
-    done = run("--orders", "2", "--dt-fractions", "1", "--noise", "1")
+    # Clean data only (about 12 s on 2 shared cores): the noisy row adds two gradients, and the
+    # subsampled-vs-full number it adds is asserted by test_storage_modes through the same function.
+    done = run("--orders", "2", "--dt-fractions", "1", "--noise", "0")
     assert done.returncode == 0, done.stderr
     *table, last = done.stdout.strip().splitlines()
     result = json.loads(last)
     assert result["benchmark"] == "seismic_accuracy"
     (row,) = result["metrics"]["rows"]
-    assert (row["space_order"], row["dt_fraction"], row["noise"]) == (2, 1.0, 1.0)
-    assert {"dot_isic", "dot_xcorr", "taylor_first", "taylor_second", "subsampled_vs_full"} <= set(row)
+    assert (row["space_order"], row["dt_fraction"], row["noise"]) == (2, 1.0, 0.0)
+    assert {"dot_isic", "dot_xcorr", "taylor_first", "taylor_second"} <= set(row)
+    assert "subsampled_vs_full" not in row and result["metrics"]["max_subsampled_vs_full"] is None
     assert len(row["taylor_first"]) == len(row["taylor_second"]) == 2  # three steps, two ratios
     assert result["metrics"]["targets_met"] is row["ok"] is True
-    assert any(line.split()[:3] == ["2", "CFL", "100%"] for line in table)
+    assert any(line.split()[:3] == ["2", "CFL", "0%"] for line in table)
 
 
 def test_a_row_out_of_any_target_is_not_ok():
