@@ -28,8 +28,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -61,7 +59,12 @@ def measure_row(problem, order: int, dt_fraction: float, noise: float) -> dict[s
     from workloads.seismic import DirectWaveMute, Preconditioning, stable_dt
     from workloads.seismic.operators import IMAGING_CONDITIONS
     from workloads.seismic.verification import (
-        VERIFICATION_NBL, dot_test, subsampled_vs_full, taylor_test, with_white_noise)
+        VERIFICATION_NBL,
+        dot_test,
+        subsampled_vs_full,
+        taylor_test,
+        with_white_noise,
+    )
 
     model = problem.background
     shot = with_white_noise(problem.shot, noise) if noise else problem.shot

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workloads.seismic import Shot, compute_gradient
+from workloads.seismic import compute_gradient
 from workloads.seismic.band_limit import source_band_lowpass
 from workloads.seismic.verification import subsampled_vs_full, with_white_noise
 
