@@ -28,8 +28,8 @@ Ratios are ours / reference. Prints progress, then one JSON line:
 ``{"benchmark": "seismic_gradient", "metrics": {...}}``.
 
 Run from the repository root: ``.venv/bin/python benchmarks/seismic_gradient.py [--model both]``: about
-3 minutes for both models on 2 idle cores, 6 on 2 cores shared with another job (the large model is
-most of it; peak memory about 5.5 GiB, the reference's).
+4 minutes for both models on 2 mostly idle cores, 6 on 2 cores shared with another job (the large model
+is most of it; peak memory about 5.5 GiB, the reference's).
 """
 
 from __future__ import annotations
