@@ -29,7 +29,8 @@ def run_script(name: str) -> subprocess.CompletedProcess:
 @json_option
 def bench(name, as_json) -> None:
     """Run one benchmark, or all of them (slow: a few minutes each on 2 cores). Each compares ours with its
-    reference in the same run; `--json` prints the list of their JSON results.
+    reference in the same run (seismic_accuracy: the gradient's dot and Taylor tests against their
+    targets); `--json` prints the list of their JSON results.
 
     \b
     Example:

@@ -1,28 +1,18 @@
-"""Shared tiny problem for the seismic tests: 101 x 61 points at 10 m, 15 Hz, 0.5 s, 20-point absorbing layer."""
+"""Shared tiny problem for the seismic tests: 101 x 61 points at 10 m, 15 Hz, 0.5 s, 20-point absorbing layer
+(built by workloads.seismic.verification, which the accuracy benchmark uses too)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from workloads.seismic import Model, Ricker, Shot, smooth_model, synthetic_model
+from workloads.seismic.verification import VERIFICATION_NBL, Problem, verification_problem
 
-SHAPE = (101, 61)
-SPACING = (10.0, 10.0)
 PEAK_HZ = 15.0
-RECORD_MS = 500.0
-NBL = 20
+NBL = VERIFICATION_NBL
 CPUS_AT_IMPORT = os.sched_getaffinity(0)  # before any kernel of ours has run in this process
-
-
-@dataclass(frozen=True)
-class Problem:
-    true: Model
-    background: Model
-    shot: Shot  # observed in the true model, stored at 2 ms like field data
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -36,11 +26,5 @@ def _restore_cpu_affinity() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def problem() -> Problem:
-    from workloads.seismic import surface_acquisition, synthetic_shot
-
-    true = synthetic_model(SHAPE, SPACING, seed=1)
-    background = smooth_model(true, sigma_m=60.0)
-    src, rec = surface_acquisition(true, src_x=480.0)
-    shot = synthetic_shot(true, src, rec, record_ms=RECORD_MS, wavelet=Ricker(PEAK_HZ), absorbing_layer=NBL,
-                          output_dt_ms=2.0)
-    return Problem(true=true, background=background, shot=shot)
+    """The problem the accuracy benchmark tabulates (workloads.seismic.verification)."""
+    return verification_problem()

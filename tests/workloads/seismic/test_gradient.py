@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.ndimage import gaussian_filter
 
 from workloads.seismic import (
     Discretization,
@@ -19,6 +18,7 @@ from workloads.seismic import (
 )
 from workloads.seismic.discretization import stability_limit_ms
 from workloads.seismic.preconditioning import DirectWaveMute, depth_scaling
+from workloads.seismic.verification import taylor_test
 from workloads.seismic.wavelet import Ricker
 
 from .conftest import NBL
@@ -26,35 +26,15 @@ from .conftest import NBL
 OPTS = {"absorbing_layer": NBL}
 
 
-def smooth_random(shape, seed, sigma=2.0) -> np.ndarray:
-    return gaussian_filter(np.random.default_rng(seed).standard_normal(shape), sigma).astype(np.float32)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("space_order", [4, 8])  # 4: ISIC with order-2 first derivatives
 def test_taylor_expansion_of_the_ls_objective_is_second_order(problem, space_order):
     """f(x + hδ) - f(x) - h<g, δ> shrinks 4x when h halves (with every preconditioner switched on)."""
-    model, shot = problem.background, problem.shot
     prec = Preconditioning(direct_wave_mute=DirectWaveMute())
-    kwargs = {"storage": "full", "preconditioning": prec, "space_order": space_order, **OPTS}
-    x0 = 0.05 * smooth_random(model.shape, 5)  # any image: the objective is quadratic in it
-    base = compute_gradient(model, shot, x0, **kwargs)
-    delta = smooth_random(model.shape, 3)
-    slope = float(np.dot(base.gradient.ravel().astype(np.float64), delta.ravel()))
-    # Scale δ so the first-order change at h = 1 is a tenth of the misfit: large against float32 noise.
-    delta *= 0.1 * base.misfit / abs(slope)
-    slope *= 0.1 * base.misfit / abs(slope)
-    steps = [0.1, 0.05, 0.025]  # small enough that the first-order term dominates
-    first, second = [], []
-    for h in steps:
-        f = compute_gradient(model, shot, x0 + h * delta, **kwargs).misfit
-        first.append(abs(f - base.misfit))
-        second.append(abs(f - base.misfit - h * slope))
-    first_rates = np.array(first[:-1]) / np.array(first[1:])
-    second_rates = np.array(second[:-1]) / np.array(second[1:])
-    assert np.all((first_rates > 1.8) & (first_rates < 2.5)), first_rates
-    assert np.all(np.abs(second_rates - 4.0) < 0.2), second_rates
-    assert second[-1] < 0.1 * first[-1]
+    result = taylor_test(problem.background, problem.shot, space_order=space_order, nbl=NBL, preconditioning=prec)
+    assert np.all((result.first_rates > 1.8) & (result.first_rates < 2.5)), result.first_rates
+    assert np.all(np.abs(result.second_rates - 4.0) < 0.2), result.second_rates
+    assert result.second[-1] < 0.1 * result.first[-1]
 
 
 def test_first_iteration_misfit_and_born_around_the_image(problem):
