@@ -15,9 +15,11 @@ and interleaved with the progress they hid it. `--verbose` leaves them on stderr
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from stacks.node_runtime import prefer_venv_node
@@ -63,8 +65,21 @@ def synthesize(outdir: Path) -> dict[str, cdk.Stack]:
     return stacks
 
 
-def main(verbose: bool = False) -> int:
-    console = Console(width=max(Console().width, 130))
+def main(verbose: bool = False, on_report: Callable[[dict], None] | None = None) -> int:
+    """on_report (hpcx demo --json): called at the end with what the demo found; everything the demo and
+    its runners print then goes to stderr, so that stdout can hold the report alone."""
+    if on_report is None:
+        return _demo(verbose, None)
+    with contextlib.redirect_stdout(sys.stderr):
+        report: dict = {}
+        status = _demo(verbose, report)
+    if report:  # empty when the demo stopped before its runs (a configuration error, already printed)
+        on_report(report)
+    return status
+
+
+def _demo(verbose: bool, report: dict | None) -> int:
+    console = Console(width=max(Console().width, 130), file=sys.stdout)  # sys.stdout as redirected
     outdir = REPO_ROOT / "cdk.out"
     start, timer = Start.now(), PhaseTimer()
     started = time.perf_counter()
@@ -76,7 +91,7 @@ def main(verbose: bool = False) -> int:
             return 2
     console.print(f"synthesized {len(stacks)} stack(s) in {time.perf_counter() - started:.1f} s into {outdir}")
     with timer.phase("summary"):
-        summarize(console, stacks, outdir)
+        stack_rows = summarize(console, stacks, outdir)
 
     statuses, runs = [], []
     for runner, phase, title in RUNNERS:
@@ -94,11 +109,16 @@ def main(verbose: bool = False) -> int:
     for line in phase_lines(timer.seconds, start.machine()):
         console.print(line, highlight=False)
     console.print("next: `make test`; deploying needs an AWS account: see README, 'Deploying'.")
+    if report is not None:
+        report.update(stacks=stack_rows, runs={r.experiment: r for r in runs}, iam=total,
+                      phases_s=dict(timer.seconds), machine=start.machine(), succeeded=max(statuses) == 0)
     return max(statuses)
 
 
-def summarize(console: Console, stacks: dict[str, cdk.Stack], outdir: Path) -> None:
-    """Per stack: resources by type, outputs, cdk-nag findings; then the state machines in cdk.out."""
+def summarize(console: Console, stacks: dict[str, cdk.Stack], outdir: Path) -> dict[str, dict]:
+    """Per stack: resources by type, outputs, cdk-nag findings; then the state machines in cdk.out.
+    Returns the same per stack as plain numbers."""
+    rows = {}
     table = Table(title="Stacks", show_lines=True)
     for column in ("stack", "resources by type", "outputs", "cdk-nag"):
         table.add_column(column, overflow="fold")
@@ -110,10 +130,13 @@ def summarize(console: Console, stacks: dict[str, cdk.Stack], outdir: Path) -> N
         report = cdk_nag.AwsSolutionsChecks(verbose=False).validate_scope(stack)
         nag = f"{len(report.violations)} unacknowledged\n{acknowledged_findings(stack)} acknowledged"
         table.add_row(f"{name}\n({sum(counts.values())} resources)", by_type, outputs, nag)
+        rows[name] = {"resources": sum(counts.values()), "outputs": sorted(template.get("Outputs", {})),
+                      "nag_unacknowledged": len(report.violations), "nag_acknowledged": acknowledged_findings(stack)}
     console.print(table)
 
     machines = state_machines_in_cdk_out(outdir)
     console.print(f"state machines: {', '.join(machines)}")
+    return rows
 
 
 if __name__ == "__main__":
