@@ -160,7 +160,8 @@ def draw_traffic(runs: list[AutomonTraffic], *, where: str = "this machine", not
                                    (ax_b, "bytes", "kB of application frames")):
         values = [getattr(r, field_name) for r in ordered]
         bars = ax.bar(x, values, color=colors, gid=field_name)
-        ax.bar_label(bars, labels=[f"{v:,}" for v in values], fontsize=7, padding=2)
+        unit = " B" if field_name == "bytes" else ""  # exact counts over a kB axis: say which unit is which
+        ax.bar_label(bars, labels=[f"{v:,}{unit}" for v in values], fontsize=7, padding=2)
         ax.set_xticks(x, [f"{r.node_type}\n{r.name}" for r in ordered], fontsize=7)
         ax.set_ylabel(ylabel)
         if field_name == "bytes":  # the axis in kB; the bars keep their exact byte counts
