@@ -27,6 +27,7 @@ INPUT = {
     "data": {"prefix": "data/", "num_shots": 5},
     "step_length": 1,
     "step_scaling": -10,
+    "step_rule": "fixed",  # the exact rule's second stage is tested in test_exact_step_handlers.py
 }
 
 
@@ -62,7 +63,7 @@ def _worker(store: S3Store, run_id: str, iteration: int, shot: int) -> PartialGr
 def test_one_iteration_from_validation_to_clean_up(aws):
     _inputs(aws.s3)
     run = invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-1"})
-    assert run == {"run_id": "exec-1", "bucket": BUCKET, "iteration": 0, "iterations": 2}
+    assert run == {"run_id": "exec-1", "bucket": BUCKET, "iteration": 0, "iterations": 2, "step_rule": "fixed"}
 
     submitted = invoke("lsrtm_submit_gradient_job", {"token": "tok-1", "run": run})
     (request,) = aws.batch.submitted

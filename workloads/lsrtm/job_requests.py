@@ -4,12 +4,11 @@ its shot through the array index) and the resources the execution input asked fo
 `stage` "curvature" (exact step rule): the same job definition and shots, the worker told WORKER_MODE=
 curvature; the job's "stage" parameter lets the failure handler fail the MeasureCurvature state's token."""
 
-CURVATURE = "curvature"
-
-
 from __future__ import annotations
 
 from workloads.lsrtm.params import RunParameters
+
+CURVATURE = "curvature"
 
 
 def _common(run_id: str, bucket: str, iteration: int, stage: str) -> dict:
