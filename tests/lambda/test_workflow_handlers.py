@@ -239,7 +239,10 @@ def test_a_failed_job_fails_the_iteration_with_a_clear_cause(aws):
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"batchsize": 9}, "exceeds data.num_shots"), ({"data": {"prefix": "nope/", "num_shots": 5}}, "not found")],
+    [({"batchsize": 9}, "exceeds data.num_shots"), ({"data": {"prefix": "nope/", "num_shots": 5}}, "not found"),
+     # twice the exact line-search step or more does not lower the misfit
+     ({"step_rule": "exact", "step_length": 2}, r"step_length=2 with step_rule 'exact' must be in \(0, 2\)"),
+     ({"step_rule": "exact", "step_length": 3.5}, r"step_length=3.5 with step_rule 'exact' must be in \(0, 2\)")],
 )
 def test_bad_input_is_refused_before_anything_is_submitted(aws, change, message):
     _inputs(aws.s3)
