@@ -239,7 +239,8 @@ class LsrtmWorkflow(Construct):
         self.alarms = []
         for construct_id, queue, what in (
             ("GradientDeadLettersAlarm", messages.dead_letters,
-             "a partial-gradient message could not be summed (set aside as invalid, or failed 5 deliveries)"),
+             "a partial-gradient or curvature message could not be summed (set aside as invalid, or failed 5 "
+             "deliveries)"),
             ("EventDeadLettersAlarm", self.event_dead_letters,
              "a failed-job or execution-ended event was not handled: an iteration may wait or jobs may run on"),
         ):

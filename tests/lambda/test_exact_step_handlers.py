@@ -124,3 +124,13 @@ def test_a_failed_curvature_job_fails_the_measure_curvature_state(aws):
     assert (kind, error) == ("failure", "GradientJobFailed") and cause.startswith("curvature job exec-f-it1-curvature")
     invoke("lsrtm_clean_up", {"run": run, "status": "FAILED", "error": {"Error": error, "Cause": cause}})
     assert aws.batch.terminated == ["job-1", "job-2"]  # the gradient job and the curvature job
+
+
+def test_an_unreadable_message_during_the_curvature_stage_fails_the_waiting_state(aws):
+    run, shots = _gradient_stage(aws, "exec-u")
+    invoke("lsrtm_submit_gradient_job", {"token": "tok-curv", "run": run, "mode": "curvature"})
+    event = _sqs_event([_curvature("exec-u", shots[0], 1.0, 1.0)])
+    event["Records"][0]["body"] = "{not json"
+    invoke("lsrtm_reduce_gradients", event)
+    kind, error, cause = aws.sfn.answers["tok-curv"]  # the gradient state's token was answered already
+    assert (kind, error) == ("failure", "InvalidGradientMessage") and "iteration 1 can never be summed" in cause

@@ -18,18 +18,19 @@ from workloads.lsrtm import layout
 class InvalidMessage(ValueError):
     """A message that no redelivery can make valid: it is set aside and its iteration failed, never retried.
 
-    run_id, iteration and shot are what could be read of it (None where even that is unknown)."""
+    run_id, iteration and shot are what could be read of it (None where even that is unknown); kind is
+    "gradient" or "curvature" (None for a body that is not even a JSON object)."""
 
     def __init__(self, reason: str, *, run_id: str | None = None, iteration: int | None = None,
-                 shot: int | None = None, kind: str = "gradient") -> None:
+                 shot: int | None = None, kind: str | None = "gradient") -> None:
         super().__init__(reason)
         self.reason, self.run_id, self.iteration, self.shot, self.kind = reason, run_id, iteration, shot, kind
 
     def describe(self) -> str:
         shot = f"shot {self.shot}" if self.shot is not None else "a shot that cannot be read"
         where = f" of iteration {self.iteration}" if self.iteration is not None else ""
-        what = "curvature" if self.kind == "curvature" else "partial-gradient"
-        return f"the {what} message for {shot}{where} can never be summed: {self.reason}"
+        what = {"curvature": "curvature message", "gradient": "partial-gradient message"}.get(self.kind, "message")
+        return f"the {what} for {shot}{where} can never be summed: {self.reason}"
 
 
 class PartialGradientMessage(BaseModel):
@@ -116,7 +117,12 @@ def parse_message(body: str, group_id: str | None = None) -> PartialGradientMess
         raw = None
     if isinstance(raw, dict) and raw.get("kind") == "curvature":
         return CurvatureMessage.parse(body, group_id)
-    return PartialGradientMessage.parse(body, group_id)
+    try:
+        return PartialGradientMessage.parse(body, group_id)
+    except InvalidMessage as exc:
+        if not isinstance(raw, dict):
+            exc.kind = None  # not even a JSON object: which state waits on it is not known
+        raise
 
 
 def _validated(cls, body: str, group_id: str | None, kind: str):
