@@ -66,7 +66,9 @@ def test_a_worker_killed_once_is_retried_and_the_result_is_unchanged(synthesized
     killed = run(synthesized.outdir, workdir=workdir, sizes=one, execution="e2e-killed", timeout_s=TIMEOUT_S,
                  kill_first_attempt=(1, 1))
     assert killed.status == "SUCCEEDED", f"{killed.error}: {killed.cause}"
-    assert killed.retried_children == 1
+    # the name prefix e2e-killed-it1 matches the gradient job and the curvature job: child 1 of each loses
+    # its host once
+    assert killed.retried_children == 2
     assert sorted(killed.images) == [1], killed.report
     # the same shots (same seed and iteration); only the order of the float32 sum may differ
     scale = np.abs(baseline.images[1]).max()
