@@ -370,7 +370,8 @@ def write_outputs(run: LsrtmRun, workdir: Path, settings: LocalSizes) -> dict[st
             (x0 / 1e3, x1 / 1e3, z1 / 1e3, z0 / 1e3),
             workdir / "lsrtm_image.png", f"LS-RTM image after {final} SGD iterations",
         )
-        paths["misfit"] = plot_misfit(misfits, workdir / "lsrtm_misfit.png")
+        predicted = [e["predicted_misfit"] for e in run.report["iterations"] if "predicted_misfit" in e]
+        paths["misfit"] = plot_misfit(misfits, workdir / "lsrtm_misfit.png", predicted)
     paths["report"].write_text(json.dumps(summary, indent=2))
     return paths
 

@@ -168,6 +168,8 @@ def run_curvature(env: dict, store: S3Store, params: RunParameters, run_id: str,
         summary = json.loads(store.get(summary_key))  # an earlier attempt finished this shot
         log.info("curvature of shot %d of iteration %d already computed; resending its message", shot, iteration)
     except ObjectNotFound:
+        summary = None
+    if summary is None:
         outcome = compute_shot_curvature(store, params, run_id, iteration, shot)
         if mpi_rank(env) != 0:
             return None  # every rank has the gathered traces; rank 0 answers

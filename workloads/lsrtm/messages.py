@@ -7,7 +7,6 @@ The seed joined 14 fields with '&'; here it is JSON with a schema, so a malforme
 from __future__ import annotations
 
 import json
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
