@@ -128,7 +128,7 @@ class LsrtmWorkflow(Construct):
         self.submit = WorkflowFunction(
             self, "SubmitGradientJob", handler_folder="lsrtm_submit_gradient_job",
             function_name=name("lsrtm-submit-gradient-job"),
-            description="LSRTM-SGD: store the task token, submit the gradient job(s)",
+            description="LSRTM-SGD: store the task token, submit the gradient (or curvature) job(s)",
             environment={
                 **env,
                 "JOB_QUEUE": gradient_queue.job_queue_arn,
@@ -140,7 +140,7 @@ class LsrtmWorkflow(Construct):
         )
         self.reduce = WorkflowFunction(
             self, "ReduceGradients", handler_folder="lsrtm_reduce_gradients", function_name=name("lsrtm-reduce-gradients"),
-            description="LSRTM-SGD: sum partial gradients exactly once, update the image",
+            description="LSRTM-SGD: sum partial gradients and line-search terms exactly once, update the image",
             timeout=REDUCER_TIMEOUT, memory_mib=2048,
             environment={**env, "DEAD_LETTER_QUEUE_URL": messages.dead_letters.queue_url,
                          "MAX_RECEIVE_COUNT": str(MAX_RECEIVES)},
