@@ -97,13 +97,20 @@ def _automon_figure(result, workdir: Path) -> Path:
 @click.option("--shots", type=POSITIVE, default=8, help="synthetic shots the run models and uploads")
 @click.option("--iterations", type=POSITIVE, default=4, help="SGD iterations (without --input)")
 @click.option("--batchsize", type=POSITIVE, default=8, help="shots per iteration (without --input)")
-@click.option("--step-length", type=click.FloatRange(min=0, min_open=True), default=0.5, help="Polyak step factor")
+@click.option("--step-rule", type=click.Choice(["exact", "fixed", "polyak"]), default="exact", show_default=True,
+              help="exact: the step minimising the batch misfit along the gradient (one more Born modelling per "
+              "shot); fixed: step-length is the step; polyak: step-length * misfit / |gradient|^2 (without --input)")
+@click.option("--step-length", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="exact: the fraction of the line-search step taken, in (0, 2) (without --input)")
 @click.option("--shape", type=Shape(), default="161x61", help="model grid points")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=OUT / "lsrtm-local")
 @cdk_out_option
 @json_option
-def lsrtm(execution_input, shots, iterations, batchsize, step_length, shape, workdir, cdk_out, as_json) -> None:
+def lsrtm(execution_input, shots, iterations, batchsize, step_rule, step_length, shape, workdir, cdk_out,
+          as_json) -> None:
     """LSRTM-SGD: Devito gradients as local Batch workers, the real Lambdas, from cdk.out.
+
+    Prints per iteration: misfit before -> predicted after (step, alpha*) for the exact rule.
 
     \b
     Example:
@@ -114,7 +121,7 @@ def lsrtm(execution_input, shots, iterations, batchsize, step_length, shape, wor
     from localcloud import lsrtm as runner
 
     require_stacks(cdk_out, runner.STACK)
-    sizes = runner.LocalSizes(iterations=iterations, batchsize=batchsize, num_shots=shots,
+    sizes = runner.LocalSizes(iterations=iterations, batchsize=batchsize, num_shots=shots, step_rule=step_rule,
                               step_length=step_length, shape=shape)
     request = execution_input if execution_input is not None else runner.default_input(sizes)
     _validate(runner.check_input, cdk_out, request, sizes)

@@ -174,21 +174,24 @@ class LocalSizes:
     num_shots: int = 8
     shape: tuple[int, int] = (161, 61)
     record_ms: float = 1000.0
-    # Polyak's step, f / |g|^2 times step_length: it adapts to the data's scale, where the seed's fixed
-    # 1e-4 (step_scaling -10000) was tuned for BP 2004's amplitudes
-    step_rule: str = "polyak"
-    step_length: float = 0.5  # f* > 0 (noise, what Born cannot fit): the full Polyak step overshoots
+    # the exact line search on the batch: the step that minimises the batch misfit along the gradient, on any
+    # data scale (the seed's fixed 1e-4 was tuned for BP 2004's amplitudes; Polyak's step once raised it)
+    step_rule: str = "exact"
+    step_length: float = 1.0  # the whole exact step; any value in (0, 2) descends
 
 
 def default_input(settings: LocalSizes = LocalSizes()) -> dict:
     """The example input, naming the synthetic dataset the runner uploads, with the local sizes."""
     example = json.loads(EXAMPLE.read_text())
     sections = input_sections(DATA_PREFIX, synthetic_files(Path("dataset"), settings.num_shots))
-    return {
+    request = {
         **example, **sections,
         "iterations": settings.iterations, "batchsize": settings.batchsize, "step_rule": settings.step_rule,
-        "step_length": settings.step_length, "step_scaling": 1,
+        "step_length": settings.step_length,
     }
+    if settings.step_rule != "exact":  # fixed and polyak: step_length is the step (factor) itself
+        request["step_scaling"] = 1
+    return request
 
 
 def check_input(cdk_out: Path, execution_input: dict, sizes: LocalSizes = LocalSizes()) -> None:
@@ -328,6 +331,14 @@ def _execute(local: LocalStack, definition: dict, machine_name: str, dataset: Da
 
 
 # --- what a person looks at ---------------------------------------------------------------------------
+def step_lines(report: dict | None) -> list[str]:
+    """Per iteration of the exact rule: misfit before -> predicted after (step, alpha*). With the whole batch
+    every iteration, the next iteration's misfit is the prediction, measured."""
+    return [f"iteration {e['iteration']}: misfit {e['misfit']:.6g} -> predicted {e['predicted_misfit']:.6g} "
+            f"(step {e['step']:.4g}, alpha* {e['alpha']:.4g})"
+            for e in (report or {}).get("iterations", []) if "predicted_misfit" in e]
+
+
 def write_outputs(run: LsrtmRun, workdir: Path, settings: LocalSizes) -> dict[str, Path]:
     """The final image beside the true reflectivity (PNG), the misfit curve (PNG) and a JSON report."""
     from localcloud.lsrtm_plots import plot_image, plot_misfit, reflectivity
@@ -340,6 +351,7 @@ def write_outputs(run: LsrtmRun, workdir: Path, settings: LocalSizes) -> dict[st
         "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.__dict__.items()},
         "workflow_seconds": round(run.elapsed_s, 1),
         "misfit_per_iteration": misfits,
+        "steps": step_lines(run.report),
         "misfit_decrease": (misfits[0] - misfits[-1]) / misfits[0] if len(misfits) > 1 and misfits[0] else None,
         "batch_jobs_submitted": run.submitted_jobs,
         "worker_retries": run.retried_children,
@@ -358,7 +370,8 @@ def write_outputs(run: LsrtmRun, workdir: Path, settings: LocalSizes) -> dict[st
             (x0 / 1e3, x1 / 1e3, z1 / 1e3, z0 / 1e3),
             workdir / "lsrtm_image.png", f"LS-RTM image after {final} SGD iterations",
         )
-        paths["misfit"] = plot_misfit(misfits, workdir / "lsrtm_misfit.png")
+        predicted = [e["predicted_misfit"] for e in run.report["iterations"] if "predicted_misfit" in e]
+        paths["misfit"] = plot_misfit(misfits, workdir / "lsrtm_misfit.png", predicted)
     paths["report"].write_text(json.dumps(summary, indent=2))
     return paths
 
@@ -375,12 +388,14 @@ def main(argv: list[str] | None = None, on_result: Callable[[LsrtmRun], None] = 
     parser.add_argument("--iterations", type=int, default=LocalSizes.iterations)
     parser.add_argument("--batchsize", type=int, default=LocalSizes.batchsize)
     parser.add_argument("--shots", type=int, default=LocalSizes.num_shots)
-    parser.add_argument("--step-length", type=float, default=LocalSizes.step_length)
+    parser.add_argument("--step-rule", choices=["exact", "fixed", "polyak"], default=LocalSizes.step_rule)
+    parser.add_argument("--step-length", type=float, default=LocalSizes.step_length,
+                        help="exact: fraction of the line-search step, in (0, 2); fixed: the step; polyak: its factor")
     parser.add_argument("--shape", default="x".join(map(str, LocalSizes.shape)), help="nx x nz grid points")
     args = parser.parse_args(argv)
     nx, nz = (int(v) for v in args.shape.lower().split("x"))
     settings = LocalSizes(iterations=args.iterations, batchsize=args.batchsize, num_shots=args.shots,
-                            step_length=args.step_length, shape=(nx, nz))
+                          step_rule=args.step_rule, step_length=args.step_length, shape=(nx, nz))
     if not (args.cdk_out / f"{STACK}.template.json").exists():
         print(f"{args.cdk_out} has no {STACK}: synthesize first (hpcx synth)", file=sys.stderr)
         return 2
@@ -412,6 +427,8 @@ def run_and_show(cdk_out: Path, workdir: Path, settings: LocalSizes, console,
     misfits = [e["misfit"] for e in (result.report or {}).get("iterations", [])]
     if misfits:
         console.print("misfit per iteration: " + ", ".join(f"{m:.4g}" for m in misfits))
+    for line in step_lines(result.report):
+        console.print(line, markup=False, highlight=False)
     for what, path in paths.items():
         console.print(f"{what}: {path}")
     return result

@@ -58,20 +58,28 @@ def plot_image(image: np.ndarray, reflectivity_values: np.ndarray, extent_km: tu
     return path
 
 
-def draw_misfit(misfits: list[float]) -> Figure:
+def draw_misfit(misfits: list[float], predicted: list[float] | None = None) -> Figure:
+    """Measured batch misfit per iteration; with the exact step rule also the misfit its line search
+    predicted after each step, drawn at the next iteration (where a full batch measures it)."""
     fig, ax = plt.subplots(figsize=(5, 3.5), constrained_layout=True)
     iterations = np.arange(1, len(misfits) + 1)
-    ax.plot(iterations, misfits, "o-")
+    ax.plot(iterations, misfits, "o-", label="measured (before the step)")
+    ticks = iterations
+    if predicted:
+        after = np.arange(2, len(predicted) + 2)
+        ax.plot(after, predicted, "x", markersize=9, label="predicted after the previous step")
+        ticks = np.arange(1, max(len(misfits), len(predicted) + 1) + 1)
+        ax.legend()
     ax.set_xlabel("SGD iteration")
     ax.set_ylabel("misfit ½‖r‖² dt (batch sum)")
-    ax.set_xticks(iterations)
+    ax.set_xticks(ticks)
     ax.set_title("LSRTM-SGD misfit")
     ax.grid(alpha=0.3)
     return fig
 
 
-def plot_misfit(misfits: list[float], path: Path) -> Path:
-    fig = draw_misfit(misfits)
+def plot_misfit(misfits: list[float], path: Path, predicted: list[float] | None = None) -> Path:
+    fig = draw_misfit(misfits, predicted)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -25,7 +25,14 @@ def test_example_input_is_valid(path: Path):
 
 def test_bp2004_example_matches_the_published_setup():
     params = RunParameters.parse(json.loads((REPO_ROOT / "examples/lsrtm_bp2004.json").read_text()))
-    assert (params.batchsize, params.data.num_shots, params.step_size) == (80, 1348, 1e-4)
+    # the paper's SGD run: 30 iterations of 80 of the 1348 shots; the step is the exact line search's
+    assert (params.iterations, params.batchsize, params.data.num_shots) == (30, 80, 1348)
+    assert (params.step_rule, params.step_size) == ("exact", 1.0)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_use_the_step_rule_that_descends(path: Path):
+    assert RunParameters.parse(json.loads(path.read_text())).step_rule == "exact"
 
 
 COSMICAI_EXAMPLES = sorted((REPO_ROOT / "examples").glob("cosmicai_*.json"))

@@ -2,7 +2,8 @@
 
 Event: {"run": <run state>, "status": "SUCCEEDED" | "FAILED", "error": {"Error", "Cause"} (on failure)}.
 Kept: parameters, manifests, per-iteration results and every image. Deleted: partial gradients and
-accumulators (82 MB each for BP 2004). The report lists the misfit per iteration.
+accumulators (82 MB each for BP 2004). The report lists the misfit per iteration (with the exact step
+rule also the step, alpha* and the predicted misfit after the step).
 
 Also invoked by EventBridge when an execution ends as ABORTED, TIMED_OUT or FAILED ("execution_ended":
 true, status from the event): a stopped or timed-out execution runs no state of its own, and its jobs
@@ -25,6 +26,16 @@ logger = Logger(service="lsrtm-clean-up")
 TERMINATE_REASON = "LSRTM-SGD execution ended"
 
 
+# the exact step rule also records its step: alpha* (the line-search minimiser), the step taken and the
+# misfit it predicts after the step (what the next iteration measures, on a full batch)
+EXACT_STEP_FIELDS = ("predicted_misfit", "step", "alpha")
+
+
+def _iteration(result: dict) -> dict:
+    entry = {"iteration": result["iteration"], "misfit": result["misfit"], "image_key": result["image_key"]}
+    return entry | {k: result[k] for k in EXACT_STEP_FIELDS if k in result}
+
+
 def handler(event: dict, context: object) -> dict:
     run = event["run"]
     run_id, bucket = run["run_id"], run["bucket"]
@@ -38,7 +49,7 @@ def handler(event: dict, context: object) -> dict:
     manifests = [IterationManifest.from_json(store.get(k)) for k in keys if k.endswith("/manifest.json")]
     if status != "SUCCEEDED":
         batch = boto3.client("batch")
-        for job_id in (j for m in manifests for j in m.job_ids):
+        for job_id in (j for m in manifests for j in [*m.job_ids, *m.curvature_job_ids]):
             batch.terminate_job(jobId=job_id, reason=TERMINATE_REASON)  # no-op for finished jobs
 
     results = sorted(
@@ -50,7 +61,7 @@ def handler(event: dict, context: object) -> dict:
         "run_id": run_id,
         "status": status,
         "error": event.get("error"),
-        "iterations": [{"iteration": r["iteration"], "misfit": r["misfit"], "image_key": r["image_key"]} for r in results],
+        "iterations": [_iteration(r) for r in results],
         "final_image_key": results[-1]["image_key"] if results else None,
         "deleted_objects": len(intermediate),
     }

@@ -1,8 +1,8 @@
 """A gradient job failed for good (retries exhausted or an application error): fail the iteration.
 
 Triggered by EventBridge "Batch Job State Change" events with status FAILED on the gradient queues.
-The job's parameters carry run_id and iteration (set at submission); the iteration manifest has the
-task token the execution waits on. Answering with a failure makes the state machine clean up and
+The job's parameters carry run_id and iteration (set at submission) and, for the exact step rule's
+curvature jobs, stage "curvature"; the iteration manifest has the task token of that stage. Answering with a failure makes the state machine clean up and
 fail with this cause, instead of waiting for a sum that can never complete.
 """
 
@@ -37,11 +37,15 @@ def handler(event: dict, context: object) -> dict:
         return {"ignored": "no manifest"}
     index = detail.get("arrayProperties", {}).get("index")
     shot = f" (shot {manifest.shots[index]})" if isinstance(index, int) and index < len(manifest.shots) else ""
+    stage = parameters.get("stage", "gradient")
+    token = manifest.token_for(stage)
+    if token is None:
+        return {"ignored": f"no {stage} token in the manifest of iteration {iteration}"}
     cause = (
-        f"gradient job {detail.get('jobName')} [{detail.get('jobId')}]{shot} of iteration {iteration} failed: "
+        f"{stage} job {detail.get('jobName')} [{detail.get('jobId')}]{shot} of iteration {iteration} failed: "
         f"{detail.get('statusReason', 'no reason given')}{_last_attempt(detail)}"
     )
-    answered = send_failure(manifest.task_token, ERROR, cause)
+    answered = send_failure(token, ERROR, cause)
     logger.error("iteration failed", extra={"run_id": run_id, "iteration": iteration, "cause": cause, "answered": answered})
     return {"failed": True, "cause": cause}
 

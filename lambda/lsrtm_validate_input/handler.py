@@ -3,7 +3,8 @@
 Event: {"input": <execution input>, "execution": <execution name>, "multi_node": <which state machine>}.
 Environment: DATA_BUCKET (the only bucket the workflow's roles reach), JOB_LIMITS (JSON: per variant,
 "array" and "multi_node", the limits of its queue's compute environment; stacks.config.BatchConfig.job_limits).
-Returns the run state the state machine carries: {"run_id", "bucket", "iteration": 0, "iterations"}.
+Returns the run state the state machine carries: {"run_id", "bucket", "iteration": 0, "iterations",
+"step_rule"} (the rule decides whether an iteration measures the curvature before its step).
 Raises InvalidInput (the state machine fails with its message as the cause; nothing is submitted).
 """
 
@@ -42,4 +43,5 @@ def handler(event: dict, context: object) -> dict:
     require_objects(store.client, bucket, required)
     store.put(layout.parameters_key(run_id), params.model_dump_json().encode())
     logger.info("run accepted", extra={"run_id": run_id, "iterations": params.iterations, "batchsize": params.batchsize})
-    return {"run_id": run_id, "bucket": bucket, "iteration": 0, "iterations": params.iterations}
+    return {"run_id": run_id, "bucket": bucket, "iteration": 0, "iterations": params.iterations,
+            "step_rule": params.step_rule}

@@ -144,7 +144,8 @@ class BatchStack(Stack):
             description="Seismic worker: read models and shots, write gradients",
         )
         # Workers read inputs (anywhere: the user names the model and shots) and their run's objects, and
-        # write only partial gradients and their summaries: not inputs, manifests (task tokens) or images.
+        # write only partial gradients, residuals and their summaries (partial/): not inputs, manifests (task
+        # tokens) or images. The curvature pass reads the gradient sum, a run object like the others.
         self.job_role.add_to_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.bucket.arn_for_objects("*")])
         )

@@ -1,9 +1,12 @@
 """The LSRTM-SGD workflow: queue, Lambdas, failure rule and the two state machines.
 
-  ValidateInput -> MoreIterations? -> ComputeGradient (waits on a task token) -> NextIteration -> ...
-                                   -> CleanUp -> Done
+  ValidateInput -> MoreIterations? -> ComputeGradient (waits on a task token) -> ExactStep? -> NextIteration -> ...
+                                   -> CleanUp -> Done     (exact rule: ExactStep? -> MeasureCurvature -> NextIteration)
   Batch workers write partial gradients and send a message each to a FIFO queue; the reducer sums
-  them exactly once and, when the sum is complete, updates the image and answers the token. A job
+  them exactly once and, when the sum is complete, updates the image and answers the token. With the
+  exact step rule the sum completes without an update: MeasureCurvature (the same submit Lambda, mode
+  "curvature") runs one Born modelling of the sum per shot, the reducer sums the line-search terms the
+  same way, takes the step that minimises the batch misfit along the sum and answers that token. A job
   that fails for good is reported by an EventBridge rule, which answers the token with a failure.
   Any failure after validation goes through CleanUpAfterFailure (terminates jobs) to Failed; an
   execution stopped from the console or timed out, which no Catch sees, is cleaned up by a second rule.
@@ -125,7 +128,7 @@ class LsrtmWorkflow(Construct):
         self.submit = WorkflowFunction(
             self, "SubmitGradientJob", handler_folder="lsrtm_submit_gradient_job",
             function_name=name("lsrtm-submit-gradient-job"),
-            description="LSRTM-SGD: store the task token, submit the gradient job(s)",
+            description="LSRTM-SGD: store the task token, submit the gradient (or curvature) job(s)",
             environment={
                 **env,
                 "JOB_QUEUE": gradient_queue.job_queue_arn,
@@ -137,7 +140,7 @@ class LsrtmWorkflow(Construct):
         )
         self.reduce = WorkflowFunction(
             self, "ReduceGradients", handler_folder="lsrtm_reduce_gradients", function_name=name("lsrtm-reduce-gradients"),
-            description="LSRTM-SGD: sum partial gradients exactly once, update the image",
+            description="LSRTM-SGD: sum partial gradients and line-search terms exactly once, update the image",
             timeout=REDUCER_TIMEOUT, memory_mib=2048,
             environment={**env, "DEAD_LETTER_QUEUE_URL": messages.dead_letters.queue_url,
                          "MAX_RECEIVE_COUNT": str(MAX_RECEIVES)},
@@ -236,7 +239,8 @@ class LsrtmWorkflow(Construct):
         self.alarms = []
         for construct_id, queue, what in (
             ("GradientDeadLettersAlarm", messages.dead_letters,
-             "a partial-gradient message could not be summed (set aside as invalid, or failed 5 deliveries)"),
+             "a partial-gradient or curvature message could not be summed (set aside as invalid, or failed 5 "
+             "deliveries)"),
             ("EventDeadLettersAlarm", self.event_dead_letters,
              "a failed-job or execution-ended event was not handled: an iteration may wait or jobs may run on"),
         ):
@@ -286,7 +290,8 @@ class LsrtmWorkflow(Construct):
         )
         self.reduce.role.add_to_policy(objects(["s3:GetObject"], runs))
         self.reduce.role.add_to_policy(
-            objects(["s3:PutObject"], layout.ACCUMULATOR_PATTERN, layout.IMAGE_PATTERN, layout.RESULT_PATTERN)
+            objects(["s3:PutObject"], layout.ACCUMULATOR_PATTERN, layout.CURVATURE_PATTERN, layout.IMAGE_PATTERN,
+                    layout.RESULT_PATTERN)
         )
         self.reduce.role.add_to_policy(list_runs)
         messages.dead_letters.grant_send_messages(self.reduce.role)  # invalid messages are set aside there
@@ -312,7 +317,8 @@ class LsrtmWorkflow(Construct):
         patterns = {
             self.validate: [layout.PARAMETERS_PATTERN],
             self.submit: [layout.PARAMETERS_PATTERN, layout.MANIFEST_PATTERN],
-            self.reduce: [f"{layout.RUNS_PREFIX}*", layout.ACCUMULATOR_PATTERN, layout.IMAGE_PATTERN, layout.RESULT_PATTERN],
+            self.reduce: [f"{layout.RUNS_PREFIX}*", layout.ACCUMULATOR_PATTERN, layout.CURVATURE_PATTERN,
+                          layout.IMAGE_PATTERN, layout.RESULT_PATTERN],
             self.job_failed: [layout.MANIFEST_PATTERN],
             self.clean_up: [f"{layout.RUNS_PREFIX}*", layout.REPORT_PATTERN, layout.PARTIAL_PATTERN,
                             layout.ACCUMULATOR_PATTERN],
@@ -381,8 +387,22 @@ class LsrtmWorkflow(Construct):
                 "iteration.$": "$.last.iteration",
                 "misfit.$": "$.last.misfit",
                 "image_key.$": "$.last.image_key",
+                "step_rule.$": "$.step_rule",
             },
         )
+        # the exact rule's second stage: the reducer answers when the line-search terms of every shot are
+        # summed and the image written; same Lambda, same timeout and clean-up path as ComputeGradient
+        measure = tasks.LambdaInvoke(
+            scope, "MeasureCurvature",
+            lambda_function=self.submit.function,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {"token": sfn.JsonPath.task_token, "run.$": "$", "multi_node": multi_node, "mode": "curvature"}
+            ),
+            result_path="$.last",
+            task_timeout=sfn.Timeout.duration(iteration_timeout),
+        )
+        measure.add_retry(errors=RETRYABLE_LAMBDA_ERRORS, interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
         clean_up = tasks.LambdaInvoke(
             scope, "CleanUp",
             lambda_function=self.clean_up.function,
@@ -402,10 +422,15 @@ class LsrtmWorkflow(Construct):
         failed = sfn.Fail(scope, "Failed", error_path="$.error.Error", cause_path="$.error.Cause")
         clean_up_after_failure.next(failed)
         compute.add_catch(clean_up_after_failure, errors=["States.ALL"], result_path="$.error")
+        measure.add_catch(clean_up_after_failure, errors=["States.ALL"], result_path="$.error")
         clean_up.add_catch(failed, errors=["States.ALL"], result_path="$.error")
 
+        exact = sfn.Choice(scope, "ExactStep")
+        exact.when(sfn.Condition.string_equals("$.step_rule", "exact"), measure.next(next_iteration))
+        exact.otherwise(next_iteration)
         more = sfn.Choice(scope, "MoreIterations")
-        more.when(sfn.Condition.number_less_than_json_path("$.iteration", "$.iterations"), compute.next(next_iteration).next(more))
+        next_iteration.next(more)
+        more.when(sfn.Condition.number_less_than_json_path("$.iteration", "$.iterations"), compute.next(exact))
         more.otherwise(clean_up.next(sfn.Succeed(scope, "Done", output_path="$.report")))
 
         return logged_state_machine(

@@ -32,6 +32,8 @@ def no_runs(forbid):
     (["lsrtm", "--shots", "4", "--input", json.dumps({**lsrtm.default_input(lsrtm.LocalSizes(num_shots=8))})],
      "the local run uploads 4 synthetic shots"),
     (["lsrtm", "--input", json.dumps({**lsrtm.default_input(), "job": {"vcpus": 64}})], "job.vcpus=64 is more than"),
+    # the default exact step rule descends only for a step length in (0, 2)
+    (["lsrtm", "--step-length", "2"], "step_length=2 with step_rule 'exact' must be in (0, 2)"),
     (["cosmic", "--input", '{"world_size": 999, "data_key": "inputs/local-synthetic.pt"}'], "above the deployed limit 64"),
     (["cosmic", "--input", '{"world_size": 2, "data_key": "inputs/other.pt"}'], "data_key 'inputs/other.pt'"),
     (["automon", "--input", '{"algorithm": "automon"}'], "needs the automon package in the image"),

@@ -116,3 +116,31 @@ def test_a_shot_that_overflows_fails_its_job_and_sends_nothing(monkeypatch, misf
             worker.run(env)
         assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=layout.iteration_prefix("r1", 1) + "partial/")
         assert "Messages" not in sqs.receive_message(QueueUrl=queue)
+
+
+@pytest.mark.slow
+def test_worker_in_curvature_mode_sends_its_shots_line_search_terms_once(cloud):
+    """The exact rule (the default): the gradient pass leaves the shot's residual beside its gradient; the
+    curvature pass models the gradient sum once and sends c1 > 0 (G descends) and c2 > 0."""
+    from workloads.lsrtm.messages import CurvatureMessage
+    from workloads.lsrtm.reduction import Accumulator
+
+    assert _run_worker(cloud["env"], 1).returncode == 0
+    s3 = cloud["s3"]
+    residual = from_npy_bytes(s3.get_object(Bucket=BUCKET, Key=layout.residual_key("r1", 1, 1))["Body"].read())
+    assert residual.dtype == np.float32 and residual.ndim == 2 and np.abs(residual).max() > 0
+    gradient = from_npy_bytes(s3.get_object(Bucket=BUCKET, Key=layout.partial_gradient_key("r1", 1, 1))["Body"].read())
+    s3.put_object(Bucket=BUCKET, Key=layout.accumulator_key("r1", 1),
+                  Body=Accumulator(total=gradient, shots={1}, misfit=1.0).to_bytes())
+    env = {**cloud["env"], "WORKER_MODE": "curvature"}
+    first = _run_worker(env, 1)
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = _run_worker(env, 1)  # a retried attempt resends the stored terms under the same deduplication id
+    assert again.returncode == 0 and "already computed" in again.stdout + again.stderr
+    bodies = [m["Body"] for m in cloud["sqs"].receive_message(QueueUrl=cloud["queue"], MaxNumberOfMessages=10)["Messages"]]
+    curvature = [CurvatureMessage.parse(b) for b in bodies if '"curvature"' in b]
+    assert len(curvature) == 1 and len(bodies) == 2  # the gradient's message and one curvature message
+    (message,) = curvature
+    assert message.shot == 1 and message.c1 > 0 and message.c2 > 0
+    # with G this shot's own gradient, c1 = dt r.(M J P G) = <G, G>: the residual-based term is the slope
+    assert message.c1 == pytest.approx(float(np.vdot(gradient.astype(np.float64), gradient)), rel=0.05)

@@ -27,6 +27,7 @@ INPUT = {
     "data": {"prefix": "data/", "num_shots": 5},
     "step_length": 1,
     "step_scaling": -10,
+    "step_rule": "fixed",  # the exact rule's second stage is tested in test_exact_step_handlers.py
 }
 
 
@@ -62,7 +63,7 @@ def _worker(store: S3Store, run_id: str, iteration: int, shot: int) -> PartialGr
 def test_one_iteration_from_validation_to_clean_up(aws):
     _inputs(aws.s3)
     run = invoke("lsrtm_validate_input", {"input": INPUT, "execution": "exec-1"})
-    assert run == {"run_id": "exec-1", "bucket": BUCKET, "iteration": 0, "iterations": 2}
+    assert run == {"run_id": "exec-1", "bucket": BUCKET, "iteration": 0, "iterations": 2, "step_rule": "fixed"}
 
     submitted = invoke("lsrtm_submit_gradient_job", {"token": "tok-1", "run": run})
     (request,) = aws.batch.submitted
@@ -238,7 +239,10 @@ def test_a_failed_job_fails_the_iteration_with_a_clear_cause(aws):
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"batchsize": 9}, "exceeds data.num_shots"), ({"data": {"prefix": "nope/", "num_shots": 5}}, "not found")],
+    [({"batchsize": 9}, "exceeds data.num_shots"), ({"data": {"prefix": "nope/", "num_shots": 5}}, "not found"),
+     # twice the exact line-search step or more does not lower the misfit
+     ({"step_rule": "exact", "step_length": 2}, r"step_length=2 with step_rule 'exact' must be in \(0, 2\)"),
+     ({"step_rule": "exact", "step_length": 3.5}, r"step_length=3.5 with step_rule 'exact' must be in \(0, 2\)")],
 )
 def test_bad_input_is_refused_before_anything_is_submitted(aws, change, message):
     _inputs(aws.s3)

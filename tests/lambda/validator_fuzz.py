@@ -181,6 +181,9 @@ def _check_lsrtm(event: dict, run: dict) -> None:
         Bucket=run["bucket"], Key=layout.parameters_key(run["run_id"]))["Body"].read()
     params = RunParameters.model_validate_json(stored)  # what the next state reads back
     assert math.isfinite(params.step_size) and params.step_size > 0, f"step size {params.step_size}"
+    # the exact step descends only for a fraction of it in (0, 2); the ExactStep choice reads the rule
+    assert params.step_rule != "exact" or 0 < params.step_length < 2, f"exact step_length {params.step_length}"
+    assert run["step_rule"] == params.step_rule, f"run state {run} does not carry the step rule"
     limits = LSRTM_LIMITS["multi_node" if event.get("multi_node") else "array"]
     assert (params.job.vcpus or 0) <= limits["online_cpus"], f"vcpus {params.job.vcpus} > {limits}"
     assert (params.job.memory_mib or 0) <= limits["usable_memory_mib"], f"memory {params.job.memory_mib} > {limits}"
@@ -260,7 +263,8 @@ AUTOMON_EXAMPLES = [
 VALIDATORS = {
     "lsrtm_validate_input": Validator("lsrtm_validate_input", LSRTM_EXAMPLES,
                                 [("bucket",), ("job", "vcpus"), ("job", "memory_mib"), ("job", "num_nodes"),
-                                 ("physics", "peak_frequency_hz"), ("step_rule",)], _lsrtm, _check_lsrtm),
+                                 ("physics", "peak_frequency_hz"), ("step_rule",), ("step_scaling",)],
+                                _lsrtm, _check_lsrtm),
     "cosmic_validate_input": Validator("cosmic_validate_input", COSMIC_EXAMPLES,
                                        [("seed",), ("timeout_s",), ("weights_key",)], _cosmic, _check_cosmic),
     "automon_validate_input": Validator("automon_validate_input", AUTOMON_EXAMPLES,

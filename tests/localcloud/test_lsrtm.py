@@ -27,16 +27,25 @@ def baseline(synthesized, workdir):
 
 def test_the_synthesized_workflow_succeeds_and_the_misfit_decreases(baseline):
     assert baseline.status == "SUCCEEDED", f"{baseline.error}: {baseline.cause}"
-    misfits = [entry["misfit"] for entry in baseline.report["iterations"]]
+    assert SMALL.step_rule == "exact"  # the default
+    iterations = baseline.report["iterations"]
+    misfits = [entry["misfit"] for entry in iterations]
     assert len(misfits) == SMALL.iterations
     assert all(later < earlier for earlier, later in zip(misfits, misfits[1:], strict=False)), misfits
     assert misfits[-1] < 0.7 * misfits[0], misfits
+    # the exact step: the batch misfit drops at every iteration, and with the whole batch each iteration the
+    # next iteration measures what the line search predicted
+    assert all(e["predicted_misfit"] < e["misfit"] and e["step"] == pytest.approx(e["alpha"]) for e in iterations)
+    for entry, following in zip(iterations, iterations[1:], strict=False):
+        assert following["misfit"] == pytest.approx(entry["predicted_misfit"], rel=1e-3), iterations
+    assert baseline.states.count("MeasureCurvature") == SMALL.iterations
     assert sorted(baseline.images) == [1, 2, 3]
     assert all(np.abs(image).max() > 0 for image in baseline.images.values())
     assert baseline.report["deleted_objects"] > 0  # partial gradients and accumulators cleaned up
-    # one array job per iteration; the reducer runs at most once per message, far from the seed's busy loop
-    assert baseline.submitted_jobs == SMALL.iterations
-    assert baseline.reducer_invocations <= SMALL.iterations * (SMALL.batchsize + 1)
+    # a gradient and a curvature array job per iteration; the reducer runs at most once per message, far from
+    # the seed's busy loop
+    assert baseline.submitted_jobs == 2 * SMALL.iterations
+    assert baseline.reducer_invocations <= SMALL.iterations * 2 * (SMALL.batchsize + 1)
     assert baseline.retried_children == 0
     assert baseline.states[:2] == ["ValidateInput", "MoreIterations"] and baseline.states[-1] == "Done"
     # every handler, worker and Step Functions call ran under its synthesized role, and none was refused
@@ -44,12 +53,22 @@ def test_the_synthesized_workflow_succeeds_and_the_misfit_decreases(baseline):
     assert baseline.iam["calls_evaluated"] > 100 and baseline.iam["distinct_role_action_pairs"] > 25
 
 
+def test_the_fixed_rule_skips_the_curvature_state(synthesized, workdir):
+    one = LocalSizes(**{**SMALL.__dict__, "iterations": 1, "step_rule": "fixed", "step_length": 1e-4})
+    fixed = run(synthesized.outdir, workdir=workdir, sizes=one, execution="e2e-fixed", timeout_s=TIMEOUT_S)
+    assert fixed.status == "SUCCEEDED", f"{fixed.error}: {fixed.cause}"
+    assert "MeasureCurvature" not in fixed.states and fixed.submitted_jobs == 1
+    assert "predicted_misfit" not in fixed.report["iterations"][0]
+
+
 def test_a_worker_killed_once_is_retried_and_the_result_is_unchanged(synthesized, workdir, baseline):
     one = LocalSizes(**{**SMALL.__dict__, "iterations": 1})
     killed = run(synthesized.outdir, workdir=workdir, sizes=one, execution="e2e-killed", timeout_s=TIMEOUT_S,
                  kill_first_attempt=(1, 1))
     assert killed.status == "SUCCEEDED", f"{killed.error}: {killed.cause}"
-    assert killed.retried_children == 1
+    # the name prefix e2e-killed-it1 matches the gradient job and the curvature job: child 1 of each loses
+    # its host once
+    assert killed.retried_children == 2
     assert sorted(killed.images) == [1], killed.report
     # the same shots (same seed and iteration); only the order of the float32 sum may differ
     scale = np.abs(baseline.images[1]).max()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from localcloud.lsrtm_plots import draw_image, plot_image, reflectivity
+from localcloud.lsrtm_plots import draw_image, draw_misfit, plot_image, reflectivity
 
 
 def _two_layers() -> tuple[np.ndarray, np.ndarray]:
@@ -35,3 +35,15 @@ def test_both_panels_have_a_colorbar_and_say_what_they_show(tmp_path):
         plt.close(fig)
     path = plot_image(np.ones_like(true), true - background, (0, 1, 1, 0), tmp_path / "i.png", "t")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_misfit_plot_shows_each_predicted_misfit_at_the_iteration_that_measures_it():
+    fig = draw_misfit([10.0, 6.0, 5.0], predicted=[6.0, 5.0, 4.5])
+    try:
+        (ax,) = fig.axes
+        measured, predicted = ax.get_lines()
+        assert list(measured.get_xdata()) == [1, 2, 3] and list(predicted.get_xdata()) == [2, 3, 4]
+        assert list(predicted.get_ydata()) == [6.0, 5.0, 4.5]
+        assert [t.get_text() for t in ax.get_legend().get_texts()][1] == "predicted after the previous step"
+    finally:
+        plt.close(fig)

@@ -24,6 +24,9 @@ def test_weak_scaling_starts_one_iteration_per_batch_size_and_repeat(deployment)
     assert execution_input["physics"]["aperture_buffer_m"] == P.RESTRICTED_BUFFER_M
     assert execution_input["job"] == {"vcpus": 8, "memory_mib": 62000, "num_nodes": 2}
     assert plans[2].queue == "hpcx-m4-spot-8"
+    # the paper's fixed step, whatever the base input's rule: one gradient job per iteration, as costed
+    assert (execution_input["step_rule"], execution_input["step_length"], execution_input["step_scaling"]) == (
+        "fixed", 1, -10_000)
 
 
 def test_openmp_job_request(deployment):
@@ -46,6 +49,7 @@ def test_openmp_job_request(deployment):
     # shot 800 of the BP data (files numbered from 1) is index 799
     assert p.manifest["shots"] == [799]
     assert p.manifest["task_token"] == P.NO_EXECUTION_TOKEN
+    assert (p.manifest["step_rule"], p.manifest["step_size"]) == ("fixed", 1e-4)  # no residual written
     assert p.run_parameters["batchsize"] == 1 and p.run_parameters["bucket"] == deployment.bucket
     assert p.run_parameters["physics"]["aperture_buffer_m"] == P.FULL_MODEL_BUFFER_M
 

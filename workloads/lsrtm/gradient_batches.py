@@ -7,6 +7,12 @@ Records are grouped by message group (= run + iteration) and each group is reduc
 conditional accumulator write (workloads/lsrtm/reduction.py explains why that is exactly-once). When a
 group's sum is complete: SGD update, iteration result, and the waiting execution is told (task token).
 
+With the exact step rule an iteration has two stages on the same queue and message group: the gradient
+sum completes without an image update (the ComputeGradient state is told the sum's key and misfit), then
+the curvature messages of the MeasureCurvature state's jobs are summed the same way
+(workloads/lsrtm/line_search.py); when every shot's terms are in, the exact step is taken, the image and
+the result written, and that state is told. Each stage answers its own task token.
+
 Two kinds of failure, handled apart:
 - a message that can never be summed (malformed, misfit null, another shot's key, a missing gradient)
   is set aside on its own: copied to the dead-letter queue (which alarms) and its iteration failed at
@@ -30,8 +36,9 @@ from typing import Any
 
 from workloads.common.store import ObjectNotFound, ObjectStore
 from workloads.lsrtm import layout
-from workloads.lsrtm.messages import InvalidMessage, PartialGradientMessage
-from workloads.lsrtm.reduction import apply_update, load_manifest, reduce_messages
+from workloads.lsrtm.line_search import NOT_DESCENT, NotDescent, exact_step, reduce_curvature
+from workloads.lsrtm.messages import CurvatureMessage, InvalidMessage, PartialGradientMessage, parse_message
+from workloads.lsrtm.reduction import apply_update, load_accumulator, load_manifest, reduce_messages
 
 INVALID = "InvalidGradientMessage"
 REDUCTION_FAILED = "ReductionFailed"
@@ -78,26 +85,35 @@ def reduce_deliveries(deliveries: list[Delivery], ports: Ports) -> list[str]:
 
 
 def reduce_group(group_id: str, deliveries: list[Delivery], ports: Ports) -> None:
-    messages: list[PartialGradientMessage] = []
+    gradients: list[PartialGradientMessage] = []
+    curvatures: list[CurvatureMessage] = []
     delivery_of: dict[int, Delivery] = {}  # id(message) -> its delivery, to set a rejected one aside
     set_aside: list[tuple[Delivery, InvalidMessage]] = []
     for delivery in deliveries:
         try:
-            message = PartialGradientMessage.parse(delivery.body, group_id)
+            message = parse_message(delivery.body, group_id)
         except InvalidMessage as exc:
             set_aside.append((delivery, exc))
             continue
-        messages.append(message)
+        (curvatures if isinstance(message, CurvatureMessage) else gradients).append(message)
         delivery_of[id(message)] = delivery
+    messages = [*gradients, *curvatures]
     store = ports.store_for(messages[0].bucket if messages else ports.default_bucket)
-    complete = None
-    if messages:
-        complete, rejected = _reduce(store, messages, ports)
+    complete = line_search = None
+    if gradients:
+        complete, rejected = _reduce(store, gradients, ports)
+        set_aside += [(delivery_of[id(message)], invalid) for message, invalid in rejected]
+    if curvatures:
+        line_search, rejected = _reduce_curvature(store, curvatures, ports)
         set_aside += [(delivery_of[id(message)], invalid) for message, invalid in rejected]
     for delivery, invalid in set_aside:
         _set_aside(store, group_id, delivery, invalid, ports)
-    if complete is not None and not set_aside:
+    if set_aside:
+        return
+    if complete is not None:
         _finish(store, *complete, ports)
+    if line_search is not None:
+        _finish_line_search(store, line_search, ports)
 
 
 def _reduce(store: ObjectStore, messages: list[PartialGradientMessage], ports: Ports):
@@ -126,6 +142,14 @@ def _finish(store: ObjectStore, manifest, accumulator, ports: Ports) -> None:
     # Each step below is idempotent. The result is written before the execution is told, so whatever
     # runs next (the next iteration, the clean-up and its report) finds it; after a crash anywhere here
     # the redelivered messages add nothing to the sum and finish the iteration again.
+    if manifest.step_rule == "exact":
+        # no image yet: the step needs the curvature along the sum, which the next state measures
+        outcome = {"iteration": manifest.iteration, "misfit": accumulator.misfit,
+                   "gradient_key": layout.accumulator_key(manifest.run_id, manifest.iteration),
+                   "shots": sorted(accumulator.shots)}
+        answered = ports.succeed(manifest.task_token, outcome)
+        ports.log.info("gradient sum complete", extra={**outcome, "token_answered_now": answered})
+        return
     image_key = apply_update(store, manifest, accumulator)
     outcome = {
         "iteration": manifest.iteration,
@@ -138,10 +162,55 @@ def _finish(store: ObjectStore, manifest, accumulator, ports: Ports) -> None:
     ports.log.info("iteration complete", extra={**outcome, "token_answered_now": answered})
 
 
+def _reduce_curvature(store: ObjectStore, messages: list[CurvatureMessage], ports: Ports):
+    """Sum the group's curvature terms: (the manifest if every shot's terms are now in, else None; the
+    (message, why) pairs that can never be summed)."""
+    first = messages[0]
+    manifest = load_manifest(store, first.run_id, first.iteration)
+    result_key = layout.result_key(first.run_id, first.iteration)
+    if store.exists(result_key):  # the step was taken: a late duplicate or a redelivery after a crash
+        answered = ports.succeed(_curvature_token(manifest), json.loads(store.get(result_key)))
+        ports.log.info("step already taken", extra={"group": first.group_id, "token_answered_now": answered})
+        return None, []
+    result, sums = reduce_curvature(store, manifest, messages)
+    ports.log.info("curvature reduced", extra={"run_id": first.run_id, "iteration": first.iteration,
+                                               "added": result.added, "duplicates": result.skipped,
+                                               "done": len(sums.terms), "expected": len(set(manifest.shots))})
+    return ((manifest, sums) if result.complete else None), result.rejected
+
+
+def _curvature_token(manifest) -> str:
+    if manifest.curvature_token is None:  # the submit Lambda stores it before any curvature job runs
+        raise ValueError(f"iteration {manifest.iteration} has curvature messages but no MeasureCurvature token")
+    return manifest.curvature_token
+
+
+def _finish_line_search(store: ObjectStore, complete, ports: Ports) -> None:
+    """The exact step: image, result (misfit before, predicted after, step, alpha*), then the token; each
+    idempotent as in _finish. A gradient that does not descend fails the iteration and moves nothing."""
+    manifest, sums = complete
+    token = _curvature_token(manifest)
+    accumulator = load_accumulator(store, manifest.run_id, manifest.iteration)
+    try:
+        step = exact_step(accumulator.misfit, sums.c1, sums.c2, manifest.step_size)
+    except NotDescent as exc:
+        cause = f"iteration {manifest.iteration}: {exc}"
+        answered = ports.fail(token, NOT_DESCENT, cause)
+        ports.log.error("no descent", extra={"cause": cause, "answered": answered})
+        return
+    image_key = apply_update(store, manifest, accumulator, step.step)
+    outcome = {"iteration": manifest.iteration, "misfit": accumulator.misfit, "image_key": image_key,
+               "shots": sorted(accumulator.shots), "step_rule": "exact", **step.as_dict()}
+    store.put(layout.result_key(manifest.run_id, manifest.iteration), json.dumps(outcome).encode())
+    answered = ports.succeed(token, outcome)
+    ports.log.info("exact step taken", extra={**outcome, "token_answered_now": answered})
+
+
 def _set_aside(store: ObjectStore, group_id: str, delivery: Delivery, invalid: InvalidMessage, ports: Ports) -> None:
     """Keep the message where a person (and the alarm) sees it, and fail its iteration now."""
     ports.set_aside(delivery, invalid.describe())
-    answered = _fail_iteration(store, invalid.run_id, invalid.iteration, INVALID, invalid.describe(), ports)
+    answered = _fail_iteration(store, invalid.run_id, invalid.iteration, INVALID, invalid.describe(), ports,
+                               kind=invalid.kind)
     ports.log.error("message set aside", extra={"group": group_id, "reason": invalid.describe(), "answered": answered})
 
 
@@ -161,11 +230,16 @@ def _fail_on_last_delivery(group_id: str, deliveries: list[Delivery], exc: Excep
 
 
 def _fail_iteration(store: ObjectStore, run_id: str | None, iteration: int | None, error: str, cause: str,
-                    ports: Ports) -> bool:
+                    ports: Ports, kind: str | None = None) -> bool:
+    """Fail the token waiting on `kind` of message; with kind None, the iteration's latest state's token
+    (MeasureCurvature's once it exists: the gradient state has then been answered)."""
     if run_id is None or iteration is None:
         return False  # nothing says which execution waits; the dead-letter queue's alarm tells a person
     try:
         manifest = load_manifest(store, run_id, iteration)
     except (ObjectNotFound, ValueError):
         return False  # no such iteration: nothing waits on it
-    return ports.fail(manifest.task_token, error, cause)
+    token = manifest.token_for(kind) if kind else (manifest.curvature_token or manifest.task_token)
+    if token is None:
+        return False
+    return ports.fail(token, error, cause)

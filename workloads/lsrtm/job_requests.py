@@ -1,15 +1,23 @@
 """The Batch SubmitJob requests of one iteration: what each gradient job is told (run, iteration, bucket,
-its shot through the array index) and the resources the execution input asked for."""
+its shot through the array index) and the resources the execution input asked for.
+
+`stage` "curvature" (exact step rule): the same job definition and shots, the worker told WORKER_MODE=
+curvature; the job's "stage" parameter lets the failure handler fail the MeasureCurvature state's token."""
 
 from __future__ import annotations
 
 from workloads.lsrtm.params import RunParameters
 
+CURVATURE = "curvature"
 
-def _common(run_id: str, bucket: str, iteration: int) -> dict:
+
+def _common(run_id: str, bucket: str, iteration: int, stage: str) -> dict:
     env = {"RUN_ID": run_id, "ITERATION": str(iteration), "DATA_BUCKET": bucket}
+    parameters = {"run_id": run_id, "iteration": str(iteration)}
+    if stage == CURVATURE:
+        env["WORKER_MODE"] = parameters["stage"] = CURVATURE
     return {
-        "parameters": {"run_id": run_id, "iteration": str(iteration)},
+        "parameters": parameters,
         "tags": {"run_id": run_id, "iteration": str(iteration)},
         "propagateTags": True,
         "env": [{"name": k, "value": v} for k, v in env.items()],
@@ -25,12 +33,16 @@ def _resources(params: RunParameters) -> list[dict]:
     return out
 
 
+def _suffix(stage: str) -> str:
+    return "-curvature" if stage == CURVATURE else ""
+
+
 def array_job(params: RunParameters, run_id: str, bucket: str, iteration: int, size: int, *, queue: str,
-              definition: str) -> dict:
+              definition: str, stage: str = "gradient") -> dict:
     """SubmitJob's arguments for one iteration's array job: child i computes the iteration's shot i."""
-    common = _common(run_id, bucket, iteration)
+    common = _common(run_id, bucket, iteration, stage)
     request = {
-        "jobName": f"{run_id}-it{iteration}"[:128],
+        "jobName": f"{run_id}-it{iteration}{_suffix(stage)}"[:128],
         "jobQueue": queue,
         "jobDefinition": definition,
         "parameters": common["parameters"],
@@ -44,12 +56,12 @@ def array_job(params: RunParameters, run_id: str, bucket: str, iteration: int, s
 
 
 def multi_node_job(params: RunParameters, run_id: str, bucket: str, iteration: int, index: int, *, queue: str,
-                   definition: str) -> dict:
+                   definition: str, stage: str = "gradient") -> dict:
     """SubmitJob's arguments for the multi-node (MPI) job of the iteration's shot `index`."""
-    common = _common(run_id, bucket, iteration)
+    common = _common(run_id, bucket, iteration, stage)
     env = [*common["env"], {"name": "ARRAY_INDEX", "value": str(index)}]
     return dict(
-        jobName=f"{run_id}-it{iteration}-shot{index}"[:128],
+        jobName=f"{run_id}-it{iteration}-shot{index}{_suffix(stage)}"[:128],
         jobQueue=queue,
         jobDefinition=definition,
         parameters=common["parameters"],

@@ -38,8 +38,24 @@ def partial_summary_key(run_id: str, iteration: int, shot: int) -> str:
     return f"{iteration_prefix(run_id, iteration)}partial/shot_{shot:06d}.json"
 
 
+def residual_key(run_id: str, iteration: int, shot: int) -> str:
+    """One shot's masked residual M (J P x - d) (float32 .npy), written with its gradient for the exact step."""
+    return f"{iteration_prefix(run_id, iteration)}partial/shot_{shot:06d}.residual.npy"
+
+
+def curvature_summary_key(run_id: str, iteration: int, shot: int) -> str:
+    """One shot's line-search terms (c1, c2) and timings: a retried curvature worker resends them."""
+    return f"{iteration_prefix(run_id, iteration)}partial/shot_{shot:06d}.curvature.json"
+
+
 def accumulator_key(run_id: str, iteration: int) -> str:
+    """The batch's gradient sum G (and its misfit): with the exact rule, the direction the curvature job models."""
     return f"{iteration_prefix(run_id, iteration)}accumulator.npz"
+
+
+def curvature_key(run_id: str, iteration: int) -> str:
+    """The line-search terms summed so far, per shot (small JSON; kept with the results)."""
+    return f"{iteration_prefix(run_id, iteration)}curvature.json"
 
 
 def image_key(run_id: str, iteration: int) -> str:
@@ -56,8 +72,10 @@ def report_key(run_id: str) -> str:
 # tests/workloads/lsrtm/test_layout.py checks every key function against its pattern and no other.
 PARAMETERS_PATTERN = f"{RUNS_PREFIX}*/parameters.json"
 MANIFEST_PATTERN = f"{RUNS_PREFIX}*/iteration_*/manifest.json"
-PARTIAL_PATTERN = f"{RUNS_PREFIX}*/iteration_*/partial/shot_*"  # a shot's gradient and its summary
+# a shot's gradient, residual, their summary and its curvature summary
+PARTIAL_PATTERN = f"{RUNS_PREFIX}*/iteration_*/partial/shot_*"
 ACCUMULATOR_PATTERN = f"{RUNS_PREFIX}*/iteration_*/accumulator.npz"
+CURVATURE_PATTERN = f"{RUNS_PREFIX}*/iteration_*/curvature.json"
 RESULT_PATTERN = f"{RUNS_PREFIX}*/iteration_*/result.json"
 IMAGE_PATTERN = f"{RUNS_PREFIX}*/image_*.npy"
 REPORT_PATTERN = f"{RUNS_PREFIX}*/report.json"

@@ -68,12 +68,15 @@ class RunParameters(_Strict):
     batchsize: int = Field(ge=1, le=10_000, description="shots per iteration, one array child each")
     model: ModelInput
     data: DataInput
-    step_length: float = Field(default=1.0, gt=0)
-    step_scaling: float = Field(default=-10_000, description="< 0: step = length/|scaling|, else length*scaling")
-    step_rule: Literal["fixed", "polyak"] = Field(
-        default="fixed",
-        description="fixed: the seed's constant step; polyak: step_size * misfit / |gradient|^2 of the batch "
-        "(the rule the seed left commented out), which adapts to the data's scale",
+    step_length: float = Field(default=1.0, gt=0, description="exact: the fraction of the exact line-search "
+                               "step taken, in (0, 2); fixed and polyak: multiplied by step_scaling")
+    step_scaling: float = Field(default=-10_000, description="fixed and polyak: < 0: step = length/|scaling|, "
+                                "else length*scaling; unused by exact")
+    step_rule: Literal["exact", "fixed", "polyak"] = Field(
+        default="exact",
+        description="exact: step_length times the step that minimises the batch misfit along the gradient "
+        "(one extra Born modelling per shot; descends on any data scale for 0 < step_length < 2); fixed: the "
+        "seed's constant step; polyak: step_size * misfit / |gradient|^2 of the batch",
     )
     seed: int = Field(default=0, ge=0, description="with the iteration, decides the shots")
     physics: PhysicsInput = PhysicsInput()
@@ -98,6 +101,15 @@ class RunParameters(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _exact_step_descends(self) -> Self:
+        # the batch misfit along -G is a parabola with its minimum at step 1 (times the exact step): any
+        # fraction in (0, 2) lowers it, 2 returns it to where it was, more raises it
+        if self.step_rule == "exact" and not 0 < self.step_length < 2:
+            raise ValueError(f"step_length={self.step_length:g} with step_rule 'exact' must be in (0, 2): "
+                             "2 or more times the exact line-search step does not lower the batch misfit")
+        return self
+
+    @model_validator(mode="after")
     def _batch_fits(self) -> Self:
         if self.batchsize > self.data.num_shots:
             raise ValueError(
@@ -108,6 +120,9 @@ class RunParameters(_Strict):
 
     @property
     def step_size(self) -> float:
+        """What the step rule multiplies: the step (fixed), misfit/|g|^2 (polyak), the exact step (exact)."""
+        if self.step_rule == "exact":
+            return self.step_length
         if self.step_scaling < 0:
             return self.step_length / abs(self.step_scaling)
         return self.step_length * self.step_scaling

@@ -184,8 +184,11 @@ def _add_all(store: ObjectStore, accumulator: Accumulator,
     return added, skipped
 
 
-def apply_update(store: ObjectStore, manifest: IterationManifest, accumulator: Accumulator) -> str:
-    """Write image_k = image_{k-1} - step * sum. Deterministic, so doing it twice is harmless."""
+def apply_update(store: ObjectStore, manifest: IterationManifest, accumulator: Accumulator,
+                 step: float | None = None) -> str:
+    """Write image_k = image_{k-1} - step * sum. Deterministic, so doing it twice is harmless.
+
+    `step`: given by the exact rule (workloads/lsrtm/line_search.py); otherwise the manifest's rule decides."""
     if accumulator.total is None or accumulator.shots != set(manifest.shots):
         raise ValueError("the gradient sum is not complete")
     run_id, k = manifest.run_id, manifest.iteration
@@ -196,7 +199,8 @@ def apply_update(store: ObjectStore, manifest: IterationManifest, accumulator: A
             raise
         previous = np.zeros_like(accumulator.total)
     key = layout.image_key(run_id, k)
-    step = step_for(manifest.step_rule, manifest.step_size, accumulator.misfit, accumulator.total)
+    if step is None:
+        step = step_for(manifest.step_rule, manifest.step_size, accumulator.misfit, accumulator.total)
     store.put(key, to_npy_bytes(sgd_update(previous, accumulator.total, step)))
     return key
 

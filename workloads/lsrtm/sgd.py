@@ -1,5 +1,6 @@
 """The SGD image update: x_k = x_{k-1} - step * (sum of the batch's gradients), as in the seed (a sum,
-not a mean). The step is the seed's fixed one, or a Polyak step scaled by it."""
+not a mean). The step is the seed's fixed one, or a Polyak step scaled by it; the exact rule's step (the
+default) comes from the line search, workloads/lsrtm/line_search.py."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ from .wavelet import Ricker  # noqa: E402
 
 _LAZY = {
     "GradientResult": "gradient", "compute_gradient": "gradient", "ShotPropagator": "propagation",
-    "surface_acquisition": "modelling", "synthetic_shot": "modelling",
+    "surface_acquisition": "modelling", "synthetic_shot": "modelling", "born_curvature": "curvature",
 }
 
 
@@ -72,7 +72,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Discretization", "DirectWaveMute", "GradientResult", "Model", "Preconditioning", "Ricker",
+    "Discretization", "DirectWaveMute", "born_curvature", "GradientResult", "Model", "Preconditioning", "Ricker",
     "SeismicInputError", "Shot", "ShotPropagator", "StoragePlan", "aperture_window", "compute_gradient",
     "configure_environment", "depth_scaling", "extend_to_full", "plan_storage", "read_shot",
     "resample_traces", "smooth_model", "stable_dt", "surface_acquisition", "synthetic_model",

@@ -31,7 +31,7 @@ from .propagation import ShotPropagator
 from .shot import Shot, time_axis
 from .storage import plan_storage, wavefield_budget
 
-__all__ = ["GradientResult", "compute_gradient", "DEFAULT_APERTURE_BUFFER_M"]
+__all__ = ["GradientResult", "ShotSetup", "compute_gradient", "prepare_shot", "DEFAULT_APERTURE_BUFFER_M"]
 
 DEFAULT_APERTURE_BUFFER_M = 5000.0  # as in the original worker
 
@@ -40,13 +40,16 @@ DEFAULT_APERTURE_BUFFER_M = 5000.0  # as in the original worker
 class GradientResult:
     """``gradient``: float32 on the full model grid (None on MPI ranks other than 0); ``misfit``: the LS
     objective at the image; ``timings``: seconds per phase; ``storage``: the wavefield storage mode used;
-    ``details``: storage plan, time axis, aperture window and kernel statistics."""
+    ``details``: storage plan, time axis, aperture window and kernel statistics; ``residual``: the masked
+    residual ``M (J P x - d)`` (float32, ``(nt, nrec)`` on the computational time axis), which the exact
+    line search (``workloads.seismic.curvature``) needs."""
 
     gradient: np.ndarray | None
     misfit: float
     timings: dict[str, float]
     storage: str
     details: dict[str, object] = field(default_factory=dict)
+    residual: np.ndarray | None = None
 
 
 def _validate_inputs(model: Model, shot: Shot, image: np.ndarray | None, imaging: str) -> np.ndarray | None:
@@ -74,24 +77,32 @@ def _validate_inputs(model: Model, shot: Shot, image: np.ndarray | None, imaging
     return image.astype(np.float32) if np.any(image) else None
 
 
-def compute_gradient(model: Model, shot: Shot, image: np.ndarray | None = None, *, space_order: int = 8,
-                     storage: str = "auto", memory_budget_bytes: int | None = None,
-                     subsampling_factor: int | None = None, imaging: str = "isic",
-                     preconditioning: Preconditioning | None = None,
-                     aperture_buffer_m: float | None = DEFAULT_APERTURE_BUFFER_M, absorbing_layer: int = 40,
-                     courant_fraction: float = DEFAULT_COURANT_FRACTION,
-                     dt_ms: float | None = None) -> GradientResult:
-    """LS-RTM objective and gradient of one shot; see the module docstring for the formulas.
+@dataclass
+class ShotSetup:
+    """What the gradient pass and the curvature pass of one shot must share, so that they model the same
+    operator: the aperture window, the time axis, the observed data on it, the preconditioners restricted
+    to the window, and the propagator."""
 
-    ``storage``: ``"auto"`` (fastest mode whose estimate fits ``memory_budget_bytes``, a budget for the whole
-    process: what it already holds and the traces are counted first; default half the available memory), ``"subsampled"`` (every ``subsampling_factor``-th step, default the Nyquist-safe
-    factor), ``"full"`` or ``"checkpointing"``. ``imaging``: ``"isic"`` (inverse-scattering imaging
-    condition, the Born operator uses the matching linearised source) or ``"xcorr"`` (cross-correlation).
-    ``aperture_buffer_m``: the model is restricted to the shot's x-range plus this buffer (None: whole
-    model); the gradient is zero outside. ``dt_ms``: computational step (default: the stable step).
-    """
+    window: slice
+    dt: float
+    disc: Discretization
+    times: np.ndarray
+    observed: np.ndarray
+    model_weights: np.ndarray | None
+    data_weights: np.ndarray | None
+    propagator: ShotPropagator
+    setup_s: float
+
+    def windowed_image(self, image: np.ndarray) -> np.ndarray:
+        """``P x`` on the window: what the Born modelling takes as its perturbation."""
+        return image[self.window] * (self.model_weights if self.model_weights is not None else 1.0)
+
+
+def prepare_shot(model: Model, shot: Shot, *, space_order: int, imaging: str,
+                 preconditioning: Preconditioning | None, aperture_buffer_m: float | None,
+                 absorbing_layer: int, courant_fraction: float, dt_ms: float | None) -> ShotSetup:
+    """Window, discretize and precondition one shot; deterministic in its arguments."""
     t_start = time.perf_counter()
-    image = _validate_inputs(model, shot, image, imaging)
     window = aperture_window(model, shot, aperture_buffer_m)
     sub_model = model.window_x(window)
     check_spatial_sampling(sub_model, shot.wavelet.max_frequency_hz)
@@ -115,11 +126,36 @@ def compute_gradient(model: Model, shot: Shot, image: np.ndarray | None = None, 
         model_weights = preconditioning.model_weights(sub_model)
         data_weights = preconditioning.data_weights(shot, times)
 
-    dm = None
-    if image is not None:
-        dm = image[window] * (model_weights if model_weights is not None else 1.0)
-
     propagator = ShotPropagator(sub_model, shot.src, shot.rec, disc, shot.wavelet, imaging=imaging)
+    return ShotSetup(window=window, dt=dt, disc=disc, times=times, observed=observed, model_weights=model_weights,
+                     data_weights=data_weights, propagator=propagator, setup_s=time.perf_counter() - t_start)
+
+
+def compute_gradient(model: Model, shot: Shot, image: np.ndarray | None = None, *, space_order: int = 8,
+                     storage: str = "auto", memory_budget_bytes: int | None = None,
+                     subsampling_factor: int | None = None, imaging: str = "isic",
+                     preconditioning: Preconditioning | None = None,
+                     aperture_buffer_m: float | None = DEFAULT_APERTURE_BUFFER_M, absorbing_layer: int = 40,
+                     courant_fraction: float = DEFAULT_COURANT_FRACTION,
+                     dt_ms: float | None = None) -> GradientResult:
+    """LS-RTM objective and gradient of one shot; see the module docstring for the formulas.
+
+    ``storage``: ``"auto"`` (fastest mode whose estimate fits ``memory_budget_bytes``, a budget for the whole
+    process: what it already holds and the traces are counted first; default half the available memory), ``"subsampled"`` (every ``subsampling_factor``-th step, default the Nyquist-safe
+    factor), ``"full"`` or ``"checkpointing"``. ``imaging``: ``"isic"`` (inverse-scattering imaging
+    condition, the Born operator uses the matching linearised source) or ``"xcorr"`` (cross-correlation).
+    ``aperture_buffer_m``: the model is restricted to the shot's x-range plus this buffer (None: whole
+    model); the gradient is zero outside. ``dt_ms``: computational step (default: the stable step).
+    """
+    t_start = time.perf_counter()
+    image = _validate_inputs(model, shot, image, imaging)
+    setup = prepare_shot(model, shot, space_order=space_order, imaging=imaging, preconditioning=preconditioning,
+                         aperture_buffer_m=aperture_buffer_m, absorbing_layer=absorbing_layer,
+                         courant_fraction=courant_fraction, dt_ms=dt_ms)
+    window, dt, disc, observed = setup.window, setup.dt, setup.disc, setup.observed
+    model_weights, data_weights, propagator = setup.model_weights, setup.data_weights, setup.propagator
+    dm = setup.windowed_image(image) if image is not None else None
+
     n_ranks = propagator.comm.size if propagator.comm is not None else 1
     budget = None
     if memory_budget_bytes is not None:  # a budget for the whole process: what it already holds is spent
@@ -159,4 +195,5 @@ def compute_gradient(model: Model, shot: Shot, image: np.ndarray | None = None, 
     }
     if plan.mode == "checkpointing":
         details["checkpointing"] = propagator.checkpoint_stats
-    return GradientResult(gradient=gradient, misfit=misfit, timings=timings, storage=plan.mode, details=details)
+    return GradientResult(gradient=gradient, misfit=misfit, timings=timings, storage=plan.mode, details=details,
+                          residual=np.asarray(residual, dtype=np.float32))

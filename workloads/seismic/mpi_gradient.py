@@ -5,7 +5,8 @@
 
 ``DEVITO_MPI`` defaults to 1 here. Every rank reads the inputs and runs the same operators on its part
 of the grid (Devito exchanges halos); the gradient is gathered on rank 0, which writes ``--out`` and
-prints one JSON line with the misfit, storage mode and timings. Each rank gets its own cores for its
+prints one JSON line with the misfit, storage mode and timings. ``--direction G.npy`` also runs the exact
+line search's Born modelling of that direction with the pass's residual and prints ``c1`` and ``c2``. Each rank gets its own cores for its
 OpenMP threads (see ``runtime``).
 """
 
@@ -42,6 +43,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--absorbing-layer", type=int, default=40)
     p.add_argument("--aperture-buffer-m", type=float, default=5000.0, help="negative = whole model")
     p.add_argument("--dt-ms", type=float)
+    p.add_argument("--direction", type=Path, help="also compute the line-search terms c1, c2 along it (.npy)")
     return p.parse_args(argv)
 
 
@@ -57,15 +59,21 @@ def main(argv: list[str] | None = None) -> int:
     model = Model.load_npz(args.model)
     shot = read_shot(args.shot, wavelet=Ricker(args.peak_frequency_hz))
     image = np.load(args.image) if args.image else None
+    operator = {"space_order": args.space_order, "imaging": args.imaging, "absorbing_layer": args.absorbing_layer,
+                "dt_ms": args.dt_ms, "aperture_buffer_m": None if args.aperture_buffer_m < 0 else args.aperture_buffer_m}
     result = compute_gradient(
-        model, shot, image, space_order=args.space_order, storage=args.storage,
-        memory_budget_bytes=args.memory_budget_bytes, subsampling_factor=args.subsampling_factor,
-        imaging=args.imaging, absorbing_layer=args.absorbing_layer, dt_ms=args.dt_ms,
-        aperture_buffer_m=None if args.aperture_buffer_m < 0 else args.aperture_buffer_m)
+        model, shot, image, storage=args.storage, memory_budget_bytes=args.memory_budget_bytes,
+        subsampling_factor=args.subsampling_factor, **operator)
+    line_search = {}
+    if args.direction:
+        from .curvature import born_curvature
+
+        c1, c2 = born_curvature(model, shot, np.load(args.direction), result.residual, **operator)
+        line_search = {"c1": c1, "c2": c2}
     if comm.rank == 0:
         np.save(args.out, result.gradient)
         print(json.dumps({"misfit": result.misfit, "storage": result.storage, "ranks": comm.size,
-                          "timings": result.timings, "dt_ms": result.details["dt_ms"]}), flush=True)
+                          "timings": result.timings, "dt_ms": result.details["dt_ms"], **line_search}), flush=True)
     return 0
 
 

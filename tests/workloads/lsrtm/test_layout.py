@@ -22,9 +22,11 @@ def iam_match(pattern: str, key: str) -> bool:
 KINDS = {
     layout.PARAMETERS_PATTERN: [layout.parameters_key(r) for r in RUNS],
     layout.MANIFEST_PATTERN: [layout.manifest_key(r, i) for r in RUNS for i in ITERATIONS],
-    layout.PARTIAL_PATTERN: [f(r, i, s) for f in (layout.partial_gradient_key, layout.partial_summary_key)
+    layout.PARTIAL_PATTERN: [f(r, i, s) for f in (layout.partial_gradient_key, layout.partial_summary_key,
+                                                   layout.residual_key, layout.curvature_summary_key)
                              for r in RUNS for i in ITERATIONS for s in SHOTS],
     layout.ACCUMULATOR_PATTERN: [layout.accumulator_key(r, i) for r in RUNS for i in ITERATIONS],
+    layout.CURVATURE_PATTERN: [layout.curvature_key(r, i) for r in RUNS for i in ITERATIONS],
     layout.RESULT_PATTERN: [layout.result_key(r, i) for r in RUNS for i in ITERATIONS],
     layout.IMAGE_PATTERN: [layout.image_key(r, i) for r in RUNS for i in [0, *ITERATIONS]],
     layout.REPORT_PATTERN: [layout.report_key(r) for r in RUNS],

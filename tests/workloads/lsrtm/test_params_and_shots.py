@@ -17,9 +17,22 @@ VALID = {
 
 
 def test_a_valid_input_parses_and_derives_the_seed_step():
-    params = RunParameters.parse(VALID)
+    params = RunParameters.parse({**VALID, "step_rule": "fixed"})
     assert params.step_size == pytest.approx(1e-4)  # step_length 1, step_scaling -10000 as in the seed
     assert params.data.key(3) == "data/shot_3.segy"
+
+
+def test_the_default_rule_is_the_exact_line_search_with_its_full_step():
+    params = RunParameters.parse(VALID)
+    assert (params.step_rule, params.step_size) == ("exact", 1.0)  # step_scaling plays no part
+    assert RunParameters.parse({**VALID, "step_length": 1.5, "step_scaling": 3}).step_size == 1.5
+
+
+@pytest.mark.parametrize("length", [2, 2.5, 1e300])
+def test_the_exact_rule_refuses_a_step_length_that_cannot_descend(length):
+    with pytest.raises(InvalidInput, match=r"step_length=\S+ with step_rule 'exact' must be in \(0, 2\)"):
+        RunParameters.parse({**VALID, "step_length": length})
+    RunParameters.parse({**VALID, "step_length": length, "step_rule": "fixed"})  # only the exact rule
 
 
 @pytest.mark.parametrize(
@@ -37,7 +50,7 @@ def test_a_valid_input_parses_and_derives_the_seed_step():
         ({"step_length": math.nan}, "step_length"),
         ({"physics": {"peak_frequency_hz": math.inf}}, "physics.peak_frequency_hz"),
         ({"physics": {"aperture_buffer_m": math.inf}}, "physics.aperture_buffer_m"),
-        ({"step_length": 1e300, "step_scaling": 1e300}, "step size inf"),  # finite factors, infinite step
+        ({"step_length": 1e300, "step_scaling": 1e300, "step_rule": "fixed"}, "step size inf"),  # finite factors
         # keys botocore cannot send (ParamValidationError, UnicodeEncodeError) or S3 cannot take
         ({"model": {"key": ""}}, "model.key"),
         ({"model": {"key": "m\ud800.npz"}}, "model.key"),
