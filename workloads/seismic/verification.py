@@ -30,6 +30,8 @@ __all__ = ["Problem", "DotTest", "TaylorTest", "verification_problem", "smooth_r
            "dot_test", "taylor_test", "subsampled_vs_full"]
 
 VERIFICATION_NBL = 20  # absorbing layer of the small problem (points)
+VERIFICATION_PEAK_HZ = 15.0  # its Ricker wavelet
+VERIFICATION_RECORD_MS = 500.0  # its record length
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,8 @@ def verification_problem() -> Problem:
     true = synthetic_model((101, 61), (10.0, 10.0), seed=1)
     background = smooth_model(true, sigma_m=60.0)
     src, rec = surface_acquisition(true, src_x=480.0)
-    shot = synthetic_shot(true, src, rec, record_ms=500.0, wavelet=Ricker(15.0), absorbing_layer=VERIFICATION_NBL,
-                          output_dt_ms=2.0)
+    shot = synthetic_shot(true, src, rec, record_ms=VERIFICATION_RECORD_MS, wavelet=Ricker(VERIFICATION_PEAK_HZ),
+                          absorbing_layer=VERIFICATION_NBL, output_dt_ms=2.0)
     return Problem(true=true, background=background, shot=shot)
 
 

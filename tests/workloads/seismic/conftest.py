@@ -8,9 +8,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from workloads.seismic.verification import VERIFICATION_NBL, Problem, verification_problem
+from workloads.seismic.verification import (
+    VERIFICATION_NBL,
+    VERIFICATION_PEAK_HZ,
+    VERIFICATION_RECORD_MS,
+    Problem,
+    verification_problem,
+)
 
-PEAK_HZ = 15.0
+PEAK_HZ = VERIFICATION_PEAK_HZ
+RECORD_MS = VERIFICATION_RECORD_MS
 NBL = VERIFICATION_NBL
 CPUS_AT_IMPORT = os.sched_getaffinity(0)  # before any kernel of ours has run in this process
 
