@@ -116,6 +116,7 @@ class Snapshot:
     current_state: str | None = None
     iteration: int | None = None  # LSRTM: the iteration being computed (or the last one entered)
     iterations: int | None = None
+    stage: str | None = None  # LSRTM: "gradient", or "curvature" while the exact rule's MeasureCurvature runs
     misfits: dict[int, float] = field(default_factory=dict)  # finished iteration -> misfit
     batch: BatchProgress | None = None
     reducer: ReducerProgress | None = None
@@ -234,11 +235,19 @@ def _lsrtm(snap: Snapshot, events: list[dict], batch, s3) -> None:
     manifest = _read_json(s3, bucket, layout.manifest_key(run_id, snap.iteration))
     if manifest is None:
         return  # the submit Lambda has not written it yet
+    expected = len(set(manifest.get("shots", [])))
+    if snap.current_state == "MeasureCurvature":  # the exact rule's second array job over the same shots
+        snap.stage = "curvature"
+        snap.batch = batch_progress(batch, manifest.get("curvature_job_ids", []))
+        terms = (_read_json(s3, bucket, layout.curvature_key(run_id, snap.iteration)) or {}).get("terms", {})
+        snap.reducer = ReducerProgress(summed=len(terms), expected=expected)
+        return
+    snap.stage = "gradient"
     snap.batch = batch_progress(batch, manifest.get("job_ids", []))
     if snap.finished:
         return  # the clean-up Lambda has deleted the accumulator: "0 summed" would be false
     summed = accumulated_shots(s3, bucket, layout.accumulator_key(run_id, snap.iteration))
-    snap.reducer = ReducerProgress(summed=len(summed), expected=len(set(manifest.get("shots", []))))
+    snap.reducer = ReducerProgress(summed=len(summed), expected=expected)
 
 
 def batch_progress(batch, job_ids: list[str]) -> BatchProgress | None:

@@ -39,11 +39,13 @@ def render(snap: Snapshot):
                      + (f", computing {snap.iteration}" if not snap.finished and snap.iteration else ""))
     if snap.batch:
         counts = ", ".join(f"{s.lower()} {snap.batch.counts[s]}" for s in BATCH_STATUSES if snap.batch.counts.get(s))
-        rows.add_row(f"batch it{snap.iteration}", _bar(snap.batch.done, snap.batch.total),
+        stage = " curvature" if snap.stage == "curvature" else ""
+        rows.add_row(f"batch it{snap.iteration}{stage}", _bar(snap.batch.done, snap.batch.total),
                      f"{snap.batch.done}/{snap.batch.total} jobs ended ({counts or 'none yet'})")
     if snap.reducer:
         rows.add_row("reducer", _bar(snap.reducer.summed, snap.reducer.expected),
-                     f"{snap.reducer.summed}/{snap.reducer.expected} shots summed")
+                     f"{snap.reducer.summed}/{snap.reducer.expected} shots' "
+                     f"{'line-search terms' if snap.stage == 'curvature' else 'gradients'} summed")
     for m in snap.maps:
         total = m.total if m.total is not None else m.succeeded + m.failed + m.running
         rows.add_row(f"map {m.name}", _bar(m.succeeded + m.failed, total),

@@ -97,7 +97,36 @@ def test_a_running_iteration_shows_its_array_children_and_the_reducer(aws):
     assert (snap.batch.done, snap.batch.total) == (3, 8)
     assert (snap.reducer.summed, snap.reducer.expected) == (3, 8)
     text = text_of(snap)
-    assert "3/8 shots summed" in text and "1/4 done, computing 2" in text and "runnable 3" in text
+    assert "3/8 shots' gradients summed" in text and "1/4 done, computing 2" in text and "runnable 3" in text
+
+
+def test_the_exact_rules_curvature_stage_shows_its_own_jobs_and_sums(aws):
+    from workloads.lsrtm.line_search import CurvatureSums
+
+    sfn, sfn_stub, batch, batch_stub, s3 = aws
+    sfn_stub.add_response("describe_execution", described(LSRTM, "run-1", "RUNNING"), {"executionArn": ARN})
+    history = lsrtm_history(RUN, misfits=[12.5], computing=True)
+    state = {**RUN, "iteration": 1, "misfit": 12.5}
+    history.state("TaskStateExited", "ComputeGradient", output={**state, "last": {"iteration": 2, "misfit": 9.5}})
+    history.state("ChoiceStateEntered", "ExactStep", input=state).state("ChoiceStateExited", "ExactStep")
+    history.state("TaskStateEntered", "MeasureCurvature", input=state)
+    stub_history(sfn_stub, history, page_size=1000)
+    put_iteration(s3, 2, shots=[3, 9, 1, 4], job_ids=["job-it2"], summed={1, 3, 4, 9})
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=layout.manifest_key("run-1", 2))["Body"].read())
+    manifest.update(step_rule="exact", curvature_token="token-2", curvature_job_ids=["curv-it2"])
+    s3.put_object(Bucket=BUCKET, Key=layout.manifest_key("run-1", 2), Body=json.dumps(manifest).encode())
+    sums = CurvatureSums({3: (1.0, 2.0)})
+    s3.put_object(Bucket=BUCKET, Key=layout.curvature_key("run-1", 2), Body=sums.to_bytes())
+    batch_stub.add_response("describe_jobs", {"jobs": [array_job(
+        "curv-it2", "run-1-it2-curvature", {"SUCCEEDED": 1, "RUNNING": 3})]}, {"jobs": ["curv-it2"]})
+
+    snap = collect(ExecutionArn.parse(ARN), sfn, batch, s3)
+
+    assert (snap.current_state, snap.stage, snap.iteration) == ("MeasureCurvature", "curvature", 2)
+    assert snap.batch.job_ids == ["curv-it2"] and (snap.batch.done, snap.batch.total) == (1, 4)
+    assert (snap.reducer.summed, snap.reducer.expected) == (1, 4)
+    text = text_of(snap)
+    assert "batch it2 curvature" in text and "1/4 shots' line-search terms summed" in text
 
 
 def test_a_finished_run_lists_every_misfit_and_reads_nothing_else(aws):
