@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import io
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -70,12 +72,24 @@ def main(verbose: bool = False, on_report: Callable[[dict], None] | None = None)
     its runners print then goes to stderr, so that stdout can hold the report alone."""
     if on_report is None:
         return _demo(verbose, None)
-    with contextlib.redirect_stdout(sys.stderr):
+    with _stderr_copy() as progress, contextlib.redirect_stdout(progress):
         report: dict = {}
         status = _demo(verbose, report)
     if report:  # empty when the demo stopped before its runs (a configuration error, already printed)
         on_report(report)
     return status
+
+
+def _stderr_copy():
+    """A stream on a copy of file descriptor 2: while a workflow runs, fd 2 itself goes to its log file
+    (logs_to_file), and the progress printed here must still reach the terminal. A stderr without a file
+    descriptor (a test runner's) is used as it is."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return contextlib.nullcontext(sys.stderr)
+    sys.stderr.flush()
+    return os.fdopen(os.dup(fd), "w", buffering=1)
 
 
 def _demo(verbose: bool, report: dict | None) -> int:
