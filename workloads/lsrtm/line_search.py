@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from workloads.common.store import ObjectNotFound, ObjectStore, PreconditionFailed
 from workloads.lsrtm import layout
 from workloads.lsrtm.messages import CurvatureMessage, InvalidMessage, IterationManifest
-from workloads.lsrtm.reduction import MAX_WRITE_ATTEMPTS, WriteContention
+from workloads.lsrtm.reduction import MAX_WRITE_ATTEMPTS, WriteContention, partition
 
 NOT_DESCENT = "NotADescentDirection"
 
@@ -114,14 +114,7 @@ def check_message(manifest: IterationManifest, message: CurvatureMessage) -> Non
 def reduce_curvature(store: ObjectStore, manifest: IterationManifest,
                      messages: list[CurvatureMessage]) -> tuple[CurvatureResult, CurvatureSums]:
     """Add every message's terms not yet in the iteration's sums, with one conditional write."""
-    rejected: list[tuple[CurvatureMessage, InvalidMessage]] = []
-    valid: list[CurvatureMessage] = []
-    for message in messages:
-        try:
-            check_message(manifest, message)
-            valid.append(message)
-        except InvalidMessage as exc:
-            rejected.append((message, exc))
+    valid, rejected = partition(messages, lambda message: check_message(manifest, message))
     key = layout.curvature_key(manifest.run_id, manifest.iteration)
     for _ in range(MAX_WRITE_ATTEMPTS):
         try:

@@ -20,7 +20,9 @@ Completion is known the moment the set equals the iteration's shots: no polling,
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,6 +31,8 @@ from workloads.lsrtm import layout
 from workloads.lsrtm.arrays import add_npy_stream, from_npy_bytes, to_npy_bytes
 from workloads.lsrtm.messages import InvalidMessage, IterationManifest, PartialGradientMessage
 from workloads.lsrtm.sgd import sgd_update, step_for
+
+M = TypeVar("M")
 
 # Each refused write means another reducer finished a write in between; with one FIFO group per
 # iteration more than a couple in a row means something is badly wrong, and the batch is retried whole.
@@ -98,6 +102,19 @@ def _load_versioned(store: ObjectStore, run_id: str, iteration: int) -> tuple[Ac
     return Accumulator.from_bytes(data), etag
 
 
+def partition(messages: list[M], check: Callable[[M], None]) -> tuple[list[M], list[tuple[M, InvalidMessage]]]:
+    """(the messages `check` accepts, (message, why) for those it refuses with InvalidMessage)."""
+    valid: list[M] = []
+    rejected: list[tuple[M, InvalidMessage]] = []
+    for message in messages:
+        try:
+            check(message)
+            valid.append(message)
+        except InvalidMessage as exc:
+            rejected.append((message, exc))
+    return valid, rejected
+
+
 def check_message(manifest: IterationManifest, message: PartialGradientMessage) -> None:
     """InvalidMessage unless the message belongs to this iteration's batch, under its own shot's key."""
     ids = {"run_id": message.run_id, "iteration": message.iteration, "shot": message.shot}
@@ -118,14 +135,7 @@ def reduce_messages(
     Messages that can never be summed come back in `rejected`, with why; the others are summed without them.
     """
     run_id, iteration = manifest.run_id, manifest.iteration
-    rejected: list[tuple[PartialGradientMessage, InvalidMessage]] = []
-    valid: list[PartialGradientMessage] = []
-    for message in messages:
-        try:
-            check_message(manifest, message)
-            valid.append(message)
-        except InvalidMessage as exc:
-            rejected.append((message, exc))
+    valid, rejected = partition(messages, lambda message: check_message(manifest, message))
     refused_writes = 0
     while True:
         accumulator, etag = _load_versioned(store, run_id, iteration)
