@@ -20,6 +20,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reproduce.outputs import Deployment, DeploymentError, Queue
+from workloads.lsrtm.job_requests import job_identity
 from workloads.lsrtm.messages import IterationManifest
 from workloads.lsrtm.params import InvalidInput, RunParameters, check_run_id
 
@@ -285,10 +286,7 @@ def _single_job(dep: Deployment, queue: Queue, run_id: str, *, threads: int, vcp
         "jobName": run_id[:128],
         "jobQueue": queue.name,
         "jobDefinition": dep.gradient_job_definition,
-        # run_id/iteration as parameters and tags, as the workflow sets them (the failure rule reads them)
-        "parameters": {"run_id": run_id, "iteration": str(ITERATION)},
-        "tags": {"run_id": run_id, "iteration": str(ITERATION)},
-        "propagateTags": True,
+        **job_identity(run_id, ITERATION),  # as the workflow's jobs: the failure rule and the clean-up read it
         "containerOverrides": overrides,
     }
 
@@ -351,9 +349,7 @@ def plan_mpi(p: MpiParams, dep: Deployment) -> list[Plan]:
                 "jobName": run_id[:128],
                 "jobQueue": queue.name,
                 "jobDefinition": dep.mpi_job_definition,
-                "parameters": {"run_id": run_id, "iteration": str(ITERATION)},
-                "tags": {"run_id": run_id, "iteration": str(ITERATION)},
-                "propagateTags": True,
+                **job_identity(run_id, ITERATION),
                 "nodeOverrides": {
                     "numNodes": n,
                     "nodePropertyOverrides": [{

@@ -11,17 +11,21 @@ from workloads.lsrtm.params import RunParameters
 CURVATURE = "curvature"
 
 
-def _common(run_id: str, bucket: str, iteration: int, stage: str) -> dict:
-    env = {"RUN_ID": run_id, "ITERATION": str(iteration), "DATA_BUCKET": bucket}
+def job_identity(run_id: str, iteration: int, stage: str = "gradient") -> dict:
+    """What names a job's run, iteration and stage to the rest of the workflow: its parameters (the failure
+    rule's event carries them), its tags (the clean-up terminates by run_id) and their propagation. Every
+    job that writes into a run carries these, the reproduce launchers' direct jobs too."""
     parameters = {"run_id": run_id, "iteration": str(iteration)}
     if stage == CURVATURE:
-        env["WORKER_MODE"] = parameters["stage"] = CURVATURE
-    return {
-        "parameters": parameters,
-        "tags": {"run_id": run_id, "iteration": str(iteration)},
-        "propagateTags": True,
-        "env": [{"name": k, "value": v} for k, v in env.items()],
-    }
+        parameters["stage"] = CURVATURE
+    return {"parameters": parameters, "tags": {"run_id": run_id, "iteration": str(iteration)}, "propagateTags": True}
+
+
+def _common(run_id: str, bucket: str, iteration: int, stage: str) -> dict:
+    env = {"RUN_ID": run_id, "ITERATION": str(iteration), "DATA_BUCKET": bucket}
+    if stage == CURVATURE:
+        env["WORKER_MODE"] = CURVATURE
+    return {**job_identity(run_id, iteration, stage), "env": [{"name": k, "value": v} for k, v in env.items()]}
 
 
 def _resources(params: RunParameters) -> list[dict]:
