@@ -26,7 +26,8 @@ help:  ## list the targets, and the hpcx command behind them
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 10
 	@echo "Everything is also one command, from any folder: .venv/bin/hpcx --help (after make install)"
 	@echo "  hpcx demo | local lsrtm|cosmic|automon|ray | data synthetic|bp2004|cosmic | reproduce EXPERIMENT [--plan]"
-	@echo "  hpcx status EXECUTION | bench [NAME] | images | synth | diff [STACK] | deploy STACK [-c key=value ...]"
+	@echo "  hpcx status EXECUTION | figures automon|cosmic|ray | bench [NAME] | images | synth | diff [STACK] | deploy STACK"
+	@echo "  every command: --help (defaults, an example) and --json"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
