@@ -15,7 +15,8 @@ BENCHMARKS = REPO_ROOT / "benchmarks"
 
 
 def names() -> list[str]:
-    return sorted(p.stem for p in BENCHMARKS.glob("*.py"))
+    """The scripts, not the modules they share (rendezvous_process.py has no __main__ of its own)."""
+    return sorted(p.stem for p in BENCHMARKS.glob("*.py") if '__name__ == "__main__"' in p.read_text())
 
 
 def run_script(name: str) -> subprocess.CompletedProcess:
