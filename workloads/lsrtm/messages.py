@@ -32,29 +32,34 @@ class InvalidMessage(ValueError):
         return f"the {what} for {shot}{where} can never be summed: {self.reason}"
 
 
-class PartialGradientMessage(BaseModel):
+class _ShotMessage(BaseModel):
+    """What both kinds of message on the gradient queue carry: whose shot, in which bucket."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["gradient"] = "gradient"
     run_id: str
     iteration: int = Field(ge=1)
     shot: int = Field(ge=0)
     bucket: str
+
+    @property
+    def group_id(self) -> str:
+        """SQS FIFO message group: one reducer at a time per (run, iteration), for both kinds."""
+        return f"{self.run_id}.{self.iteration}"
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+class PartialGradientMessage(_ShotMessage):
+    kind: Literal["gradient"] = "gradient"
     key: str
     # finite: an overflowing shot (misfit inf) would be written as "misfit": null and refused forever
     misfit: float = Field(ge=0, allow_inf_nan=False)
 
     @property
-    def group_id(self) -> str:
-        """SQS FIFO message group: one reducer at a time per (run, iteration)."""
-        return f"{self.run_id}.{self.iteration}"
-
-    @property
     def deduplication_id(self) -> str:
         return f"{self.run_id}.{self.iteration}.{self.shot}"
-
-    def to_json(self) -> str:
-        return self.model_dump_json()
 
     @property
     def expected_key(self) -> str:
@@ -76,32 +81,18 @@ class PartialGradientMessage(BaseModel):
         return message
 
 
-class CurvatureMessage(BaseModel):
+class CurvatureMessage(_ShotMessage):
     """One shot's terms of the exact line search along the batch gradient G (workloads/lsrtm/line_search.py):
     c1 = dt r·(M J P G), c2 = dt |M J P G|^2. Sent on the gradient queue, in the iteration's message group."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     kind: Literal["curvature"]
-    run_id: str
-    iteration: int = Field(ge=1)
-    shot: int = Field(ge=0)
-    bucket: str
     c1: float = Field(allow_inf_nan=False)
     c2: float = Field(ge=0, allow_inf_nan=False)  # a squared norm
-
-    @property
-    def group_id(self) -> str:
-        """The iteration's group, as the gradient messages': one reducer at a time per iteration."""
-        return f"{self.run_id}.{self.iteration}"
 
     @property
     def deduplication_id(self) -> str:
         """Not the gradient message's id: both are sent within SQS's 5-minute deduplication window."""
         return f"{self.run_id}.{self.iteration}.{self.shot}.curvature"
-
-    def to_json(self) -> str:
-        return self.model_dump_json()
 
     @classmethod
     def parse(cls, body: str, group_id: str | None = None) -> CurvatureMessage:
