@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import numpy as np
 from botocore.exceptions import ClientError
 
 from hpcx.status.s3_ranges import RangedObject
 from workloads.lsrtm import layout
+from workloads.lsrtm.reduction import Accumulator
 
 # arn:<partition>:states:<region>:<account>:execution:<state machine name>:<execution name>
 EXECUTION_ARN = re.compile(
@@ -44,7 +43,6 @@ EXPERIMENTS = {
 }
 BATCH_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 DESCRIBE_JOBS_MAX = 100  # ids per DescribeJobs call; a multi-node iteration has one job per shot
-ACCUMULATOR_SHOTS = "shots.npy"  # the member Accumulator.to_bytes writes the summed shots to
 
 
 class BadExecution(ValueError):
@@ -279,8 +277,7 @@ def accumulated_shots(s3, bucket: str, key: str) -> set[int]:
         if _missing(exc):
             return set()
         raise
-    with zipfile.ZipFile(view) as archive, archive.open(ACCUMULATOR_SHOTS) as member:
-        return {int(s) for s in np.lib.format.read_array(member, allow_pickle=False)}
+    return Accumulator.shots_in(view)
 
 
 def _read_json(s3, bucket: str | None, key: str) -> dict | None:
