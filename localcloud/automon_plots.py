@@ -11,7 +11,6 @@ bytes are the application frames (12-byte header and payload). The paper counted
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from localcloud.figure_style import NEW_RUN, PUBLISHED, caption, label, save
+from localcloud.figure_style import NEW_RUN, PUBLISHED, caption, label, read_json, save
 from workloads.automon import published as pub
 from workloads.automon.protocol import CONTROL_FRAMES
 
@@ -108,8 +107,8 @@ def load(path: Path) -> tuple[list[AutomonTraffic], dict]:
         files = sorted(path.rglob(COORDINATOR_FILE))
         if not files:
             raise ValueError(f"{path} holds no {COORDINATOR_FILE} (an AutoMon run's results)")
-        return [AutomonTraffic.from_coordinator(_json(f), str(f)) for f in files], {}
-    doc = _json(path)
+        return [AutomonTraffic.from_coordinator(read_json(f), str(f)) for f in files], {}
+    doc = read_json(path)
     if isinstance(doc, dict) and str(doc.get("schema", "")).startswith("automon.coordinator"):
         return [AutomonTraffic.from_coordinator(doc, str(path))], {}
     if isinstance(doc, dict) and doc.get("experiment") == "automon" and "results_dir" in doc:
@@ -121,13 +120,6 @@ def load(path: Path) -> tuple[list[AutomonTraffic], dict]:
             raise ValueError(f"{path}: a run does not have the fields of an AutoMon result ({exc})") from None
     raise ValueError(f"{path} is not an AutoMon result (coordinator.json, a run's workdir, "
                      "`hpcx local automon --json` output or `hpcx figures automon --json` output)")
-
-
-def _json(path: Path):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not readable JSON ({exc})") from None
 
 
 def document(runs: list[AutomonTraffic], machine: dict, figure: Path | None = None) -> dict:
@@ -274,6 +266,6 @@ def sweep(workdir: Path, on_progress: Callable[[str], None] = lambda message: No
         run = run_local(cfg, results_dir=result_dir, join_timeout_s=300, api=api if cfg.algorithm == AUTOMON else None)
         if run.coordinator.status != "completed":
             raise RuntimeError(f"{name} ended {run.coordinator.status}: {run.coordinator.error}")
-        runs.append(AutomonTraffic.from_coordinator(_json(result_dir / COORDINATOR_FILE), str(result_dir)))
+        runs.append(AutomonTraffic.from_coordinator(read_json(result_dir / COORDINATOR_FILE), str(result_dir)))
         on_progress(f"  done in {time.monotonic() - start:.1f} s: {runs[-1].messages} messages, {runs[-1].bytes} bytes")
     return runs, missing

@@ -11,7 +11,6 @@ its cores share them) and with whether the weights were trained (local runs use 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from localcloud.figure_style import MODEL, NEW_RUN, PUBLISHED, caption, label, save
+from localcloud.figure_style import MODEL, NEW_RUN, PUBLISHED, caption, label, read_json, save
 from workloads.cosmic import published as pub
 
 SUMMARY_FILE = "summary.json"
@@ -65,7 +64,7 @@ def load(path: Path) -> list[CosmicPoint]:
         if not summaries:
             raise ValueError(f"{path} holds no {SUMMARY_FILE} (a cosmicai run's results)")
         return [_from_results(s) for s in summaries]
-    doc = _json(path)
+    doc = read_json(path)
     if isinstance(doc, dict) and doc.get("figure") == "cosmic" and isinstance(doc.get("points"), list):
         try:
             return [CosmicPoint(**p) for p in doc["points"]]
@@ -85,15 +84,8 @@ def load(path: Path) -> list[CosmicPoint]:
 
 def _from_results(summary: Path) -> CosmicPoint:
     combined = summary.with_name("combined.json")
-    record = _json(combined).get("weights") if combined.exists() else None
-    return point_from_summary(_json(summary), random_weights=_weights_random(record), source=str(summary))
-
-
-def _json(path: Path):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not readable JSON ({exc})") from None
+    record = read_json(combined).get("weights") if combined.exists() else None
+    return point_from_summary(read_json(summary), random_weights=_weights_random(record), source=str(summary))
 
 
 def document(points: list[CosmicPoint], figure: Path | None = None) -> dict:

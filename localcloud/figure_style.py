@@ -7,6 +7,7 @@ says the same in words, with the paper's citation and where the new runs ran.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from pathlib import Path
@@ -53,6 +54,14 @@ def caption_of(fig: Figure) -> str | None:
     """The caption's text (tests read it); None when the figure has none."""
     found = [t.get_text() for t in fig.texts if t.get_gid() == "caption"]
     return found[0] if found else None
+
+
+def read_json(path: Path):
+    """A results file a figure is drawn from; ValueError (one line) when it cannot be read as JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not readable JSON ({exc})") from None
 
 
 def save(fig: Figure, path: Path) -> Path:
