@@ -43,11 +43,12 @@ def summary(run) -> dict:
     return out
 
 
-def _validate(check, *args) -> None:
+def _validate(check, *args):
+    """What `check` returns, or a Failure (exit 2) with the validator's message."""
     from workloads.common.execution_input import InvalidInput
 
     try:
-        check(*args)
+        return check(*args)
     except InvalidInput as exc:
         raise Failure(f"input rejected, nothing started: {one_line(str(exc))}") from None
 
@@ -214,11 +215,11 @@ def ray(ctx, execution_input, workload, data, mode, count, wan_mbit, as_json) ->
         raise click.UsageError(f"give either --input or {', '.join(given)}, not both")
     raw = execution_input if execution_input is not None else {
         "workload": workload, "data": data, "mode": mode, "count": count, "wan_mbit": wan_mbit}
-    _validate(RayRunInput.parse, raw)  # before Ray starts
+    request = _validate(RayRunInput.parse, raw)  # before Ray starts
     from workloads.hybrid_ray.run import run
 
     click.echo("[ray] starting a local 3-raylet cluster (hpc-login, hpc-worker-0, cloud-0)", err=True)
-    result = run(RayRunInput.parse(raw))
+    result = run(request)
     if as_json:
         emit_json(result)
         return
